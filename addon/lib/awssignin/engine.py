@@ -1,0 +1,224 @@
+"""The detection engine: sign-in views in, alerts (DESIGN.md's alert schema) out.
+
+Events may arrive in any order (CloudTrail files are unordered; Splunk hands a command the newest
+first). The engine keeps the events that pass a detection's predicate in a reorder buffer and feeds
+them to the correlators in (eventTime, eventID) order. With ``max_lateness=None`` everything is held
+until ``finish()`` (a Splunk search, a test); with a number of seconds, events are released once a
+record that much newer has been seen (replay over an unbounded log tree), so memory stays bounded by
+the window state. An event older than what was already released is counted in ``stats['late']``.
+"""
+
+import heapq
+
+from . import correlate
+from .normalize import from_cloudtrail, from_splunk
+from .predicates import compile_predicate, required_values
+from .timeutil import format_time, parse_duration
+
+ALERT_KEYS = ("detection", "title", "severity", "risk_score", "mitre", "platform",
+              "first_seen", "last_seen", "group", "count", "event_ids")
+
+
+class Detection(object):
+    """One detection of the table, compiled: predicate(s), correlator factory, alert metadata."""
+
+    def __init__(self, spec, overrides=None):
+        self.id = spec["id"]
+        self.spec = spec
+        logic = dict(spec["logic"])
+        for key, value in (overrides or {}).items():
+            if key not in ("threshold", "window"):
+                raise ValueError("%s: only threshold and window can be overridden, not %r" % (self.id, key))
+            if key not in logic:
+                raise ValueError("%s: a %s detection has no %s" % (self.id, logic["type"], key))
+            if key == "threshold":
+                try:
+                    value = int(value)
+                except (TypeError, ValueError):
+                    raise ValueError("%s: threshold must be a whole number, not %r" % (self.id, value))
+                if value < 1:
+                    raise ValueError("%s: threshold must be at least 1, not %r" % (self.id, value))
+            logic[key] = value
+        if "window" in logic:
+            try:
+                logic["window_seconds"] = parse_duration(logic["window"])
+            except ValueError as err:
+                raise ValueError("%s: window: %s" % (self.id, err))
+        self.logic = logic
+        kind = logic["type"]
+        if kind == "sequence":
+            self.predicates = [compile_predicate(s["where"], "logic.steps[%d].where" % i)
+                               for i, s in enumerate(logic["steps"])]
+            self.match = lambda ev: any(p(ev) for p in self.predicates)
+            wheres = [s["where"] for s in logic["steps"]]
+        else:
+            self.match = compile_predicate(logic["where"], "logic.where")
+            wheres = [logic["where"]]
+        sources = set()
+        for where in wheres:
+            pinned = required_values(where, "event_source")
+            if pinned is None:
+                sources = None
+                break
+            sources |= pinned
+        self.event_sources = sources
+        self.window_seconds = logic.get("window_seconds", 0)
+
+    def correlator(self):
+        kind = self.logic["type"]
+        if kind == "event":
+            return correlate.PerEvent(self.logic)
+        if kind in ("threshold", "distinct"):
+            return correlate.Threshold(self.logic)
+        if kind == "sequence":
+            return correlate.Sequence(self.logic, self.predicates)
+        raise ValueError("%s: unknown logic type %r" % (self.id, kind))
+
+    def group_of(self, events):
+        logic = self.logic
+        if logic["type"] == "sequence":
+            fields = logic["steps"][-1]["by"]
+        else:
+            fields = logic["group_by"]
+        last = events[-1]
+        return dict((name, last.get(field)) for name, field in zip(logic["group_by"], fields))
+
+    def alert(self, events, platform):
+        ids = []
+        seen = set()
+        for ev in sorted(events, key=_order):
+            if ev["event_id"] not in seen:
+                seen.add(ev["event_id"])
+                ids.append(ev["event_id"])
+        times = [ev["event_time"] for ev in events]
+        spec = self.spec
+        return {
+            "detection": self.id,
+            "title": spec["title"],
+            "severity": spec["severity"],
+            "risk_score": spec["risk_score"],
+            "mitre": list(spec["mitre"]),
+            "platform": platform,
+            "first_seen": format_time(min(times)),
+            "last_seen": format_time(max(times)),
+            "group": self.group_of(events),
+            "count": len(ids),
+            "event_ids": ids,
+        }
+
+
+def _order(ev):
+    return (ev["event_time"], ev["event_id"])
+
+
+class Engine(object):
+    """Runs a set of detections over sign-in events.
+
+    ``detections``: specs from the detection table (``catalog.load()``); ``overrides``:
+    ``{detection_id: {"threshold": n, "window": "15m"}}``; ``platform``: the label alerts carry.
+    """
+
+    def __init__(self, detections, overrides=None, max_lateness=None, platform="splunk"):
+        overrides = overrides or {}
+        unknown = set(overrides) - set(d["id"] for d in detections)
+        if unknown:
+            raise ValueError("overrides name unknown detections: %s" % ", ".join(sorted(unknown)))
+        self.detections = [Detection(d, overrides.get(d["id"])) for d in detections]
+        self.correlators = [d.correlator() for d in self.detections]
+        self.platform = platform
+        self.max_lateness = max_lateness
+        sources = set()
+        for d in self.detections:
+            if d.event_sources is None:
+                sources = None
+                break
+            sources |= d.event_sources
+        # eventSource values any detection can use; None = every record is a candidate
+        self.event_sources = frozenset(sources) if sources is not None else None
+        self.horizon = max([d.window_seconds for d in self.detections] + [0])
+        self.buffer = []          # heap of (event_time, event_id, seq, view)
+        self.seq = 0
+        self.newest = None        # newest eventTime seen among candidates
+        self.released = None      # eventTime of the last event handed to the correlators
+        self.seen_ids = {}        # eventID -> eventTime, for de-duplication
+        self.stats = {"candidates": 0, "duplicates": 0, "late": 0}
+        self.late_ids = []
+
+    def is_candidate(self, event_source):
+        return self.event_sources is None or event_source in self.event_sources
+
+    def feed_record(self, record):
+        """A raw CloudTrail record. Raises normalize.BadRecord when it cannot be read."""
+        if isinstance(record, dict) and not self.is_candidate(record.get("eventSource")):
+            return []
+        return self.feed_view(from_cloudtrail(record))
+
+    def feed_splunk(self, record):
+        """One event of Splunk's field view. Raises normalize.BadRecord when it cannot be read."""
+        if not self.is_candidate(record.get("eventSource")):
+            return []
+        return self.feed_view(from_splunk(record))
+
+    def feed_view(self, ev):
+        if not self.is_candidate(ev["event_source"]):
+            return []
+        if not any(d.match(ev) for d in self.detections):
+            return []
+        self.stats["candidates"] += 1
+        t = ev["event_time"]
+        eid = ev["event_id"]
+        if eid in self.seen_ids:
+            self.stats["duplicates"] += 1
+            return []
+        if self.released is not None and t < self.released:
+            self.stats["late"] += 1
+            self.late_ids.append(eid)
+            return []
+        self.seen_ids[eid] = t
+        self.seq += 1
+        heapq.heappush(self.buffer, (t, eid, self.seq, ev))
+        if self.newest is None or t > self.newest:
+            self.newest = t
+        if self.max_lateness is None:
+            return []
+        return self._release(self.newest - self.max_lateness)
+
+    def _release(self, upto):
+        alerts = []
+        while self.buffer and self.buffer[0][0] <= upto:
+            t, _, _, ev = heapq.heappop(self.buffer)
+            self.released = t
+            alerts.extend(self._process(ev))
+        if self.released is not None:
+            for det, corr in zip(self.detections, self.correlators):
+                for burst in corr.expire(self.released):
+                    alerts.append(det.alert(burst, self.platform))
+            if len(self.seen_ids) > 4096:
+                floor = self.released - self.horizon - (self.max_lateness or 0)
+                self.seen_ids = dict((k, v) for k, v in self.seen_ids.items() if v >= floor)
+        return alerts
+
+    def _process(self, ev):
+        alerts = []
+        for det, corr in zip(self.detections, self.correlators):
+            if det.match(ev):
+                for burst in corr.add(ev):
+                    alerts.append(det.alert(burst, self.platform))
+        return alerts
+
+    def finish(self):
+        """Release everything and close open bursts. Returns the remaining alerts."""
+        alerts = []
+        while self.buffer:
+            t, _, _, ev = heapq.heappop(self.buffer)
+            self.released = t
+            alerts.extend(self._process(ev))
+        for det, corr in zip(self.detections, self.correlators):
+            for burst in corr.finish():
+                alerts.append(det.alert(burst, self.platform))
+        return alerts
+
+
+def sort_alerts(alerts):
+    """A stable order for printing and comparing: time, detection, group."""
+    return sorted(alerts, key=lambda a: (a["first_seen"], a["detection"], sorted((k, str(v)) for k, v in a["group"].items()), a["event_ids"]))

@@ -1,0 +1,232 @@
+"""The sign-in view: one flat dict of named fields per CloudTrail record.
+
+Detections are written against these names (``outcome``, ``identity_type``, ``user`` ...), never
+against raw JSON paths, so the same logic runs on a raw CloudTrail record (replay, tests) and on the
+flat, dotted field view Splunk hands the search command. Only the way a path is looked up differs
+(``nested_getter`` vs ``flat_getter``); every rule about what a field means lives here, once.
+"""
+
+from .timeutil import parse_time
+
+MASKED_USER = "HIDDEN_DUE_TO_SECURITY_REASONS"
+
+# Sign-in events whose outcome AWS writes as responseElements.<eventName> = Success / Failure.
+OUTCOME_MARKERS = (
+    "ConsoleLogin", "GetSigninToken", "CheckMfa", "SwitchRole", "PasswordUpdated",
+    "PasswordRecoveryRequested", "PasswordRecoveryCompleted", "ExternalIdPDirectoryLogin",
+)
+
+# Fields of the sign-in view, with what they mean. Detection files may use only these names
+# (the harness's lint checks), so this table is also the documentation of the predicate language.
+FIELDS = {
+    "event_id": "eventID",
+    "event_time": "eventTime as epoch seconds",
+    "event_source": "eventSource (signin.amazonaws.com, iam.amazonaws.com, ...)",
+    "event_name": "eventName (ConsoleLogin, GetSigninToken, ...)",
+    "event_type": "eventType (AwsConsoleSignIn, AwsApiCall, ...)",
+    "region": "awsRegion",
+    "source_ip": "sourceIPAddress",
+    "user_agent": "userAgent",
+    "error_code": "errorCode",
+    "error_message": "errorMessage",
+    "outcome": "success / failure: responseElements.<eventName> (Success/Failure) when present, "
+               "else failure when errorCode or errorMessage is present, else success",
+    "identity_type": "userIdentity.type (Root, IAMUser, AssumedRole, FederatedUser, ...)",
+    "account_id": "userIdentity.accountId, else recipientAccountId",
+    "principal_id": "userIdentity.principalId",
+    "arn": "userIdentity.arn",
+    "user_name": "userIdentity.userName",
+    "user": "the identity that signed in: IAM user -> userName (with account_id alongside); Root -> the "
+            "account's root ARN; role and federated sessions -> their ARN; the masked name -> absent",
+    "access_key_id": "userIdentity.accessKeyId (empty string -> absent)",
+    "session_issuer_type": "userIdentity.sessionContext.sessionIssuer.type",
+    "session_issuer_arn": "userIdentity.sessionContext.sessionIssuer.arn",
+    "session_issuer_user_name": "userIdentity.sessionContext.sessionIssuer.userName",
+    "mfa_authenticated": "userIdentity.sessionContext.attributes.mfaAuthenticated (\"true\"/\"false\")",
+    "mfa_used": "additionalEventData.MFAUsed (Yes/No)",
+    "login_to": "additionalEventData.LoginTo",
+    "saml_provider_arn": "additionalEventData.SamlProviderArn",
+    "request_user_name": "requestParameters.userName (the target of IAM calls such as CreateLoginProfile)",
+    "recipient_account_id": "recipientAccountId",
+}
+
+
+class BadRecord(ValueError):
+    """A record the engine cannot read; ``field`` names the offending field."""
+
+    def __init__(self, field, message):
+        ValueError.__init__(self, "%s: %s" % (field, message))
+        self.field = field
+        self.message = message
+
+
+def nested_getter(record):
+    """Look up dotted paths in a raw CloudTrail record (nested objects)."""
+
+    def get(path):
+        node = record
+        walked = []
+        for part in path.split("."):
+            if node is None:
+                return None
+            if not isinstance(node, dict):
+                raise BadRecord(".".join(walked), "expected an object, got %s" % _kind(node))
+            node = node.get(part)
+            walked.append(part)
+        return node
+
+    return get
+
+
+def flat_getter(record):
+    """Look up dotted paths in Splunk's field view (``userIdentity.type`` is one key).
+
+    Splunk has no JSON null and no empty field: an empty string means the field is absent.
+    """
+
+    def get(path):
+        value = record.get(path)
+        if value == "" or value == []:
+            return None
+        return value
+
+    return get
+
+
+def _kind(value):
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, str):
+        return "a string"
+    return type(value).__name__
+
+
+def _text(get, path, required=False):
+    """A string field; a multivalue field (Splunk) keeps its first value. Wrong types are errors."""
+    value = get(path)
+    if value is None:
+        if required:
+            raise BadRecord(path, "missing")
+        return None
+    if isinstance(value, list):
+        value = value[0] if value else None
+        if value is None:
+            return None
+    if not isinstance(value, str):
+        raise BadRecord(path, "expected a string, got %s" % _kind(value))
+    if value == "" and not required:
+        return None
+    if value == "" and required:
+        raise BadRecord(path, "empty")
+    return value
+
+
+def _object(get, path):
+    """A container field of a raw record, when present, must be an object."""
+    value = get(path)
+    if value is not None and not isinstance(value, dict):
+        raise BadRecord(path, "expected an object, got %s" % _kind(value))
+
+
+def normalize(get, containers_checked=True):
+    """Build the sign-in view from a getter. Raises BadRecord naming the first bad field."""
+    if containers_checked:
+        for path in ("userIdentity", "additionalEventData", "responseElements", "requestParameters"):
+            _object(get, path)
+    event_name = _text(get, "eventName")
+    event_time_text = get("eventTime")
+    if event_time_text is None or event_time_text == "":
+        raise BadRecord("eventTime", "missing")
+    try:
+        event_time = parse_time(event_time_text)
+    except ValueError as err:
+        raise BadRecord("eventTime", str(err))
+    identity_type = _text(get, "userIdentity.type")
+    account_id = _text(get, "userIdentity.accountId")
+    recipient = _text(get, "recipientAccountId")
+    if account_id is None:
+        account_id = recipient
+    arn = _text(get, "userIdentity.arn")
+    user_name = _text(get, "userIdentity.userName")
+    error_code = _text(get, "errorCode")
+    error_message = _text(get, "errorMessage")
+
+    outcome = None
+    if event_name is not None:
+        marker = _text(get, "responseElements." + event_name)
+        if marker in ("Success", "Failure"):
+            outcome = marker.lower()
+    if outcome is None:
+        outcome = "failure" if (error_code is not None or error_message is not None) else "success"
+
+    user = None
+    if identity_type == "IAMUser":
+        if user_name is not None and user_name != MASKED_USER:
+            user = user_name
+    elif identity_type == "Root":
+        user = arn or ("arn:aws:iam::%s:root" % account_id if account_id else None)
+    elif user_name != MASKED_USER:
+        user = arn
+
+    return {
+        "event_id": _text(get, "eventID", required=True),
+        "event_time": event_time,
+        "event_source": _text(get, "eventSource"),
+        "event_name": event_name,
+        "event_type": _text(get, "eventType"),
+        "region": _text(get, "awsRegion"),
+        "source_ip": _text(get, "sourceIPAddress"),
+        "user_agent": _text(get, "userAgent"),
+        "error_code": error_code,
+        "error_message": error_message,
+        "outcome": outcome,
+        "identity_type": identity_type,
+        "account_id": account_id,
+        "principal_id": _text(get, "userIdentity.principalId"),
+        "arn": arn,
+        "user_name": user_name,
+        "user": user,
+        "access_key_id": _text(get, "userIdentity.accessKeyId"),
+        "session_issuer_type": _text(get, "userIdentity.sessionContext.sessionIssuer.type"),
+        "session_issuer_arn": _text(get, "userIdentity.sessionContext.sessionIssuer.arn"),
+        "session_issuer_user_name": _text(get, "userIdentity.sessionContext.sessionIssuer.userName"),
+        "mfa_authenticated": _text(get, "userIdentity.sessionContext.attributes.mfaAuthenticated"),
+        "mfa_used": _text(get, "additionalEventData.MFAUsed"),
+        "login_to": _text(get, "additionalEventData.LoginTo"),
+        "saml_provider_arn": _text(get, "additionalEventData.SamlProviderArn"),
+        "request_user_name": _text(get, "requestParameters.userName"),
+        "recipient_account_id": recipient,
+    }
+
+
+def from_cloudtrail(record):
+    """The sign-in view of a raw CloudTrail record (a dict as AWS writes it)."""
+    if not isinstance(record, dict):
+        raise BadRecord("(record)", "expected an object, got %s" % _kind(record))
+    return normalize(nested_getter(record))
+
+
+def from_splunk(record):
+    """The sign-in view of one event as the search command receives it (dotted field names)."""
+    return normalize(flat_getter(record), containers_checked=False)
+
+
+# The raw paths the sign-in view reads: the search command declares them as required fields so that
+# splunkd does not ship _raw.
+SPLUNK_FIELDS = (
+    "eventID", "eventTime", "eventSource", "eventName", "eventType", "awsRegion", "sourceIPAddress",
+    "userAgent", "errorCode", "errorMessage", "recipientAccountId",
+    "userIdentity.type", "userIdentity.accountId", "userIdentity.principalId", "userIdentity.arn",
+    "userIdentity.userName", "userIdentity.accessKeyId",
+    "userIdentity.sessionContext.sessionIssuer.type", "userIdentity.sessionContext.sessionIssuer.arn",
+    "userIdentity.sessionContext.sessionIssuer.userName",
+    "userIdentity.sessionContext.attributes.mfaAuthenticated",
+    "additionalEventData.MFAUsed", "additionalEventData.LoginTo", "additionalEventData.SamlProviderArn",
+    "requestParameters.userName",
+) + tuple("responseElements." + name for name in OUTCOME_MARKERS)

@@ -1,0 +1,1 @@
+"""The harness behind the ``awssignin`` CLI: detection files, artefact builds, local and Docker runners."""
