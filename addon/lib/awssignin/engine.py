@@ -15,8 +15,8 @@ from .normalize import from_cloudtrail, from_splunk
 from .predicates import compile_predicate, required_values
 from .timeutil import format_time, parse_duration
 
-ALERT_KEYS = ("detection", "title", "severity", "risk_score", "mitre", "platform",
-              "first_seen", "last_seen", "group", "count", "event_ids")
+# seconds of event time between two sweeps of correlation state (a sweep visits every group)
+EXPIRE_EVERY = 60
 
 
 class Detection(object):
@@ -140,6 +140,7 @@ class Engine(object):
         self.seq = 0
         self.newest = None        # newest eventTime seen among candidates
         self.released = None      # eventTime of the last event handed to the correlators
+        self.expired = None       # the watermark of the last sweep over the correlators' state
         self.seen_ids = {}        # eventID -> eventTime, for de-duplication
         self.stats = {"candidates": 0, "duplicates": 0, "late": 0}
         self.late_ids = []
@@ -189,12 +190,15 @@ class Engine(object):
             t, _, _, ev = heapq.heappop(self.buffer)
             self.released = t
             alerts.extend(self._process(ev))
-        if self.released is not None:
+        # nothing at or before `upto` can still arrive (it would be late), so state older than a
+        # window before it is final
+        if self.expired is None or upto - self.expired >= EXPIRE_EVERY:
+            self.expired = upto
             for det, corr in zip(self.detections, self.correlators):
-                for burst in corr.expire(self.released):
+                for burst in corr.expire(upto):
                     alerts.append(det.alert(burst, self.platform))
             if len(self.seen_ids) > 4096:
-                floor = self.released - self.horizon - (self.max_lateness or 0)
+                floor = upto - self.horizon - (self.max_lateness or 0)
                 self.seen_ids = dict((k, v) for k, v in self.seen_ids.items() if v >= floor)
         return alerts
 
@@ -217,8 +221,3 @@ class Engine(object):
             for burst in corr.finish():
                 alerts.append(det.alert(burst, self.platform))
         return alerts
-
-
-def sort_alerts(alerts):
-    """A stable order for printing and comparing: time, detection, group."""
-    return sorted(alerts, key=lambda a: (a["first_seen"], a["detection"], sorted((k, str(v)) for k, v in a["group"].items()), a["event_ids"]))

@@ -1,6 +1,7 @@
 """Time parsing shared by the engine: CloudTrail timestamps and window durations."""
 
 import calendar
+import datetime
 import re
 import time
 
@@ -46,9 +47,8 @@ def parse_time(text):
         raise ValueError("not an ISO 8601 time: %r" % (text[:60],))
     y, mo, d, h, mi, s = (int(g) for g in m.groups()[:6])
     try:
-        epoch = calendar.timegm((y, mo, d, h, mi, s, 0, 0, 0))
-        if not (1 <= mo <= 12 and 1 <= d <= 31 and h < 24 and mi < 60 and s < 61):
-            raise ValueError
+        # datetime validates the calendar (no 30 February); leap seconds are clamped
+        epoch = calendar.timegm(datetime.datetime(y, mo, d, h, mi, min(s, 59)).timetuple()) + max(s - 59, 0)
     except (ValueError, OverflowError):
         raise ValueError("not a valid date/time: %r" % (text[:60],))
     frac = m.group(7)

@@ -1,0 +1,130 @@
+"""``awssignin test``: every detection's tests, on every platform's local runner.
+
+The expectations in a detection file are shared by the platforms: each platform's artefact (the
+Splunk saved search run through the real search command; the Kibana rule evaluated with
+Elasticsearch's semantics) must produce them. How an alert is matched against an expectation:
+
+- exact for per-event and sequence logic: the same group and the same set of eventIDs;
+- for Elastic threshold rules, Kibana reports the events one run counted, not a whole burst, so an
+  Elastic alert matches an expected burst when the group is equal, its eventIDs are a subset of the
+  burst's, and it holds at least the threshold. Near misses still must produce no alert at all.
+"""
+
+import time
+from collections import namedtuple
+
+from .reader import Reader
+
+PLATFORMS = ("splunk", "elastic")
+
+Outcome = namedtuple("Outcome", "detection test platform status expected actual message seconds")
+
+
+class FixtureError(ValueError):
+    pass
+
+
+def local_runner(platform, layout):
+    """The local runner of one platform (imported lazily: each pulls in its platform's modules)."""
+    if platform == "splunk":
+        from .splunk.runner import SplunkLocalRunner
+        return SplunkLocalRunner(layout)
+    if platform == "elastic":
+        from .elastic.runner import ElasticLocalRunner
+        return ElasticLocalRunner(layout)
+    raise ValueError("unknown platform %r (known: %s)" % (platform, ", ".join(PLATFORMS)))
+
+
+def fixture_records(detection, test, fixtures_dir):
+    """The records of a test's fixture files; a fixture that does not read cleanly is an error."""
+    problems = []
+    reader = Reader([str(p) for p in detection.fixture_paths(fixtures_dir, test)], on_skip=problems.append)
+    records = [record for record, _ in reader]
+    if problems:
+        raise FixtureError("fixture does not read cleanly: %s" % "; ".join(str(p) for p in problems[:5]))
+    return records
+
+
+def _key(group):
+    return tuple(sorted((k, None if v is None else str(v)) for k, v in group.items()))
+
+
+def compare(detection, test, alerts, platform):
+    """(ok, message) for one test's alerts on one platform; the message explains a mismatch."""
+    expected = [(_key(e["group"]), frozenset(e["event_ids"])) for e in test["expect"]]
+    actual = [(_key(a["group"]), frozenset(a["event_ids"])) for a in alerts]
+    threshold_rule = platform == "elastic" and detection.data["elastic"]["type"] == "threshold"
+    minimum = (test.get("params") or {}).get("threshold", detection.data["logic"].get("threshold", 1))
+    unmatched = list(expected)
+    extra = []
+    for group, ids in actual:
+        for i, (egroup, eids) in enumerate(unmatched):
+            if egroup != group:
+                continue
+            if ids == eids or (threshold_rule and ids <= eids and len(ids) >= minimum):
+                del unmatched[i]
+                break
+        else:
+            extra.append((group, ids))
+    if not unmatched and not extra:
+        return True, ""
+    lines = []
+    for group, ids in unmatched:
+        lines.append("missing: group {%s} events %s" % (_fmt(group), sorted(ids)))
+    for group, ids in extra:
+        lines.append("unexpected: group {%s} events %s" % (_fmt(group), sorted(ids)))
+    return False, "\n".join(lines)
+
+
+def _fmt(group):
+    return ", ".join("%s=%s" % kv for kv in group)
+
+
+def planned(detections, platforms):
+    """(detection, index, test, platform) for every test to run, honouring a test's `platforms`."""
+    for det in detections:
+        for i, test in enumerate(det.data["tests"]):
+            for platform in platforms:
+                if platform in test.get("platforms", PLATFORMS):
+                    yield det, i, test, platform
+
+
+def run_tests(layout, detections, platforms=PLATFORMS, on_outcome=None):
+    runners = {}
+    outcomes = []
+    for det, _, test, platform in planned(detections, platforms):
+        start = time.perf_counter()
+        expected = test["expect"]
+        try:
+            if platform not in runners:
+                runners[platform] = local_runner(platform, layout)
+            records = fixture_records(det, test, layout.fixtures)
+            alerts = runners[platform].run(det, records, test.get("params"))
+            ok, message = compare(det, test, alerts, platform)
+            outcome = Outcome(det.id, test["name"], platform, "pass" if ok else "fail",
+                              expected, alerts, message, time.perf_counter() - start)
+        except Exception as err:  # one broken test must not hide the others' results
+            outcome = Outcome(det.id, test["name"], platform, "error", expected, [],
+                              "%s: %s" % (type(err).__name__, err), time.perf_counter() - start)
+        outcomes.append(outcome)
+        if on_outcome is not None:
+            on_outcome(outcome)
+    return outcomes
+
+
+def write_junit(outcomes, path):
+    """JUnit XML: one testcase per (detection, test, platform)."""
+    from xml.etree import ElementTree as ET
+
+    suite = ET.Element("testsuite", name="awssignin", tests=str(len(outcomes)),
+                       failures=str(sum(o.status == "fail" for o in outcomes)),
+                       errors=str(sum(o.status == "error" for o in outcomes)),
+                       time="%.3f" % sum(o.seconds for o in outcomes))
+    for o in outcomes:
+        case = ET.SubElement(suite, "testcase", classname="%s.%s" % (o.platform, o.detection),
+                             name=o.test, time="%.3f" % o.seconds)
+        if o.status == "fail":
+            ET.SubElement(case, "failure", message="alerts differ from the expectation").text = o.message
+        elif o.status == "error":
+            ET.SubElement(case, "error", message=o.message.splitlines()[0] if o.message else "error").text = o.message
+    ET.ElementTree(suite).write(str(path), encoding="utf-8", xml_declaration=True)
