@@ -3,7 +3,7 @@
 import pytest
 
 from awssignin.normalize import MASKED_USER, BadRecord, from_cloudtrail
-from conftest import find, fixture_records
+from fixturedata import find, fixture_records
 
 WITHOUT_MFA = fixture_records("console_login_without_mfa/excluded_variants.json")
 NO_MFA = fixture_records("console_login_without_mfa/iam_user_no_mfa.json")
