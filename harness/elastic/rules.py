@@ -1,0 +1,417 @@
+"""Kibana detection rules generated from detection files, and ``dist/elastic/rules.ndjson``.
+
+``kibana_rule(detection)`` turns one detection file into the rule object Kibana's import API takes;
+the ``@distributable`` ``elastic_rules`` writes every rule to ``dist/elastic/rules.ndjson`` (one rule
+a line, sorted by rule_id, no ``export_details`` line), which ``awssignin deploy elastic`` imports.
+
+Where the values come from
+- ``rule_id``: uuid5 of the detection id in a fixed project namespace, so it never changes while the
+  id does not (import with overwrite matches on it).
+- ``version``: always 1. Kibana treats ``version`` of a custom rule as informational (its own
+  ``revision`` counts edits) and an overwrite import replaces the rule whatever the version; bumping
+  it would need an explicit field in the detection file, which the schema does not have yet.
+- thresholds and windows: only from ``logic`` (optionally overridden by a test's ``params``), never
+  from the ``elastic`` section. An EQL sequence writes ``with maxspan={window}``; ``elastic_query``
+  substitutes ``logic.window`` (a literal maxspan is an error, it would drift from ``logic``).
+- schedule (``interval``, ``from``, ``to: now``), derived in ``schedule()``:
+  * per-event rules (query, single-event EQL, new_terms): every 5m looking back 6m, Elastic's
+    default (1m of additional look-back absorbs late runs; Kibana never alerts twice on a document);
+  * threshold rules (logic threshold/distinct): Kibana counts what falls inside one run's
+    [from, now], a fixed window, not a sliding one. The look-back is exactly the detection's window W,
+    so Kibana never alerts on a burst longer than W (the tests' "just outside the window" cases hold
+    on both platforms); the price is that a burst spanning more than W - interval can straddle two
+    runs and be missed. The interval is W/10 rounded down to whole minutes, between 1m and 5m, so at
+    most the last tenth of the window (or the last minute) is at risk;
+  * EQL sequences: ``maxspan`` bounds the span, so the run window may be wider without changing what
+    matches; it must hold a whole sequence wherever runs fall: to - from = W + interval + 1m. The
+    interval is max(5m, W/2 rounded up to minutes), Elastic's rule for sequences (detection-rules
+    requires interval >= maxspan/2 when maxspan > 2.5m, and (to - from) + 10m >= maxspan).
+- ``timestamp_override: event.ingested`` on every rule but EQL sequences (Elastic's convention).
+- ``threat`` and ``Tactic:`` tags from ``mitre`` via harness/elastic/attack.py.
+- ``required_fields``: every field the query reads (harness/elastic/kql.py, eql.py
+  ``fields_referenced``) plus the threshold, cardinality, new-terms and EQL override fields, typed by
+  the ECS mapping (harness/elastic/mapping.py ``field_type``); an unmapped field is an error, because
+  KQL silently matches nothing on it and EQL fails at run time.
+- ``enabled: false``: users enable rules deliberately (``awssignin deploy elastic --enable``).
+"""
+
+import json
+import os
+import re
+import tempfile
+import uuid
+from pathlib import Path
+
+import jsonschema
+
+from awssignin.timeutil import format_duration, parse_duration
+
+from . import attack
+from ..build import distributable
+
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "kibana_rule.schema.json"
+
+# uuid5(NAMESPACE_URL, "https://awssignin.invalid/detections"), written out so it can never change.
+RULE_ID_NAMESPACE = uuid.UUID("d16a6846-9e2e-5463-83d1-8f2f78142a98")
+
+DEFAULT_INDEX = ["filebeat-*", "logs-aws.cloudtrail-*"]
+AUTHOR = ["awssignin"]
+LICENSE = "Apache-2.0"
+MAX_SIGNALS = 100
+# Informational in Kibana (shows whether the integration is installed); the range Elastic's own
+# sign-in rules declare for the AWS package's CloudTrail data stream.
+RELATED_INTEGRATIONS = [{"package": "aws", "integration": "cloudtrail", "version": ">=6.0.0"}]
+BASE_TAGS = [
+    "Domain: Cloud",
+    "Data Source: AWS",
+    "Data Source: Amazon Web Services",
+    "Data Source: AWS Sign-In",
+    "Use Case: Identity and Access Audit",
+]
+GUIDE_TAG = "Resources: Investigation Guide"
+BUILDING_BLOCK_TAG = "Rule Type: BBR"
+
+EVENT_INTERVAL = 300        # per-event rules run every 5m ...
+DRIFT = 60                  # ... with 1m of additional look-back for late runs
+MIN_INTERVAL = 60           # Kibana's default minimum schedule interval
+THRESHOLD_MAX_INTERVAL = 300
+
+# ECS field for a sign-in view field, used when a distinct-count field is not in elastic.group_fields.
+# Follows notes/elastic.md section 4 (the AWS integration's CloudTrail pipeline).
+VIEW_TO_ECS = {
+    "event_id": "event.id",
+    "event_source": "event.provider",
+    "event_name": "event.action",
+    "event_type": "aws.cloudtrail.event_type",
+    "region": "cloud.region",
+    "source_ip": "source.address",
+    "user_agent": "user_agent.original",
+    "error_code": "aws.cloudtrail.error_code",
+    "error_message": "aws.cloudtrail.error_message",
+    "outcome": "event.outcome",
+    "identity_type": "aws.cloudtrail.user_identity.type",
+    "account_id": "cloud.account.id",
+    "principal_id": "user.id",
+    "arn": "aws.cloudtrail.user_identity.arn",
+    "access_key_id": "aws.cloudtrail.user_identity.access_key_id",
+    "recipient_account_id": "aws.cloudtrail.recipient_account_id",
+}
+
+# which Kibana rule types can carry each engine logic type
+_TYPES_FOR_LOGIC = {
+    "event": ("query", "eql", "new_terms"),
+    "threshold": ("threshold",),
+    "distinct": ("threshold",),
+    "sequence": ("eql",),
+}
+_WINDOW_PLACEHOLDER = "{window}"
+_LITERAL_MAXSPAN = re.compile(r"maxspan\s*=\s*[0-9]")
+_HISTORY_WINDOW = re.compile(r"^now-[1-9][0-9]*[smhd]$")
+
+
+def rule_id(detection_id):
+    """The stable Kibana rule_id of a detection id."""
+    return str(uuid.uuid5(RULE_ID_NAMESPACE, detection_id))
+
+
+def effective_logic(detection, params=None):
+    """``logic`` with a test's ``params`` (threshold, window) applied."""
+    logic = dict(detection.data["logic"])
+    for key, value in (params or {}).items():
+        if key not in logic:
+            raise detection.error("logic", "a %s detection has no %s to override" % (logic["type"], key))
+        logic[key] = value
+    return logic
+
+
+def _window_seconds(detection, logic):
+    try:
+        return parse_duration(logic["window"])
+    except ValueError as err:
+        raise detection.error("logic.window", str(err))
+
+
+def schedule(detection, params=None):
+    """{"interval", "from", "to"} for the rule (derivation in the module docstring)."""
+    logic = effective_logic(detection, params)
+    kind = logic["type"]
+    if kind == "event":
+        interval = EVENT_INTERVAL
+        lookback = interval + DRIFT
+    elif kind in ("threshold", "distinct"):
+        window = _window_seconds(detection, logic)
+        interval = min(THRESHOLD_MAX_INTERVAL, max(MIN_INTERVAL, window // 10 // 60 * 60))
+        lookback = window
+    elif kind == "sequence":
+        window = _window_seconds(detection, logic)
+        interval = max(EVENT_INTERVAL, -(-window // 120) * 60)  # ceil(window / 2) in whole minutes
+        lookback = window + interval + DRIFT
+    else:
+        raise detection.error("logic.type", "no Kibana schedule for logic type %r" % kind)
+    return {"interval": format_duration(interval), "from": "now-" + format_duration(lookback), "to": "now"}
+
+
+def _is_sequence(text):
+    return text.lstrip().startswith("sequence")
+
+
+def elastic_query(detection, params=None):
+    """The rule's query text: ``elastic.query`` with ``{window}`` replaced by ``logic.window``."""
+    elastic = detection.data["elastic"]
+    logic = effective_logic(detection, params)
+    text = elastic["query"]
+    sequence = elastic["language"] == "eql" and _is_sequence(text)
+    if sequence and logic["type"] != "sequence":
+        raise detection.error("elastic.query", "an EQL sequence needs logic.type sequence, not %s" % logic["type"])
+    if logic["type"] == "sequence" and not sequence:
+        raise detection.error("elastic.query", "a sequence detection needs an EQL `sequence` query")
+    if sequence:
+        if _LITERAL_MAXSPAN.search(text):
+            raise detection.error("elastic.query", "write `with maxspan=%s`: the window comes from logic.window"
+                                  % _WINDOW_PLACEHOLDER)
+        if _WINDOW_PLACEHOLDER not in text:
+            raise detection.error("elastic.query", "an EQL sequence needs `with maxspan=%s` (filled from logic.window)"
+                                  % _WINDOW_PLACEHOLDER)
+    if _WINDOW_PLACEHOLDER in text:
+        if "window" not in logic:
+            raise detection.error("elastic.query", "uses %s but a %s detection has no window"
+                                  % (_WINDOW_PLACEHOLDER, logic["type"]))
+        text = text.replace(_WINDOW_PLACEHOLDER, format_duration(_window_seconds(detection, logic)))
+    return text
+
+
+def _check_shape(detection, logic):
+    """Errors for an elastic section that does not fit its logic (each names the field)."""
+    elastic = detection.data["elastic"]
+    kind = elastic["type"]
+    if kind not in _TYPES_FOR_LOGIC[logic["type"]]:
+        raise detection.error("elastic.type", "a %s detection becomes a Kibana %s rule, not %s"
+                              % (logic["type"], " or ".join(_TYPES_FOR_LOGIC[logic["type"]]), kind))
+    language = "eql" if kind == "eql" else "kuery"
+    if elastic["language"] != language:
+        raise detection.error("elastic.language", "a %s rule is written in %s, not %s" % (kind, language, elastic["language"]))
+    only = {"event_category_override": "eql", "tiebreaker_field": "eql",
+            "new_terms_fields": "new_terms", "history_window_start": "new_terms"}
+    for key, wanted in sorted(only.items()):
+        if key in elastic and kind != wanted:
+            raise detection.error("elastic." + key, "applies only to %s rules, this is a %s rule" % (wanted, kind))
+    if kind == "new_terms":
+        for key in ("new_terms_fields", "history_window_start"):
+            if key not in elastic:
+                raise detection.error("elastic." + key, "a new_terms rule needs %s" % key)
+        if not _HISTORY_WINDOW.match(elastic["history_window_start"]):
+            raise detection.error("elastic.history_window_start",
+                                  "must be relative date math like now-7d, got %r" % elastic["history_window_start"])
+
+
+def _prose(text):
+    """Re-flow YAML-wrapped prose: lines of a paragraph joined, paragraphs kept apart."""
+    paragraphs = re.split(r"\n\s*\n", text.strip())
+    return "\n\n".join(" ".join(p.split()) for p in paragraphs)
+
+
+def _distinct_field(detection, logic):
+    name = logic["distinct"]
+    field = detection.data["elastic"]["group_fields"].get(name) or VIEW_TO_ECS.get(name)
+    if not field:
+        raise detection.error("logic.distinct", "no ECS field for %r: map it in elastic.group_fields" % name)
+    return field
+
+
+def _threat(detection):
+    try:
+        return attack.threat(detection.data["mitre"])
+    except attack.AttackError as err:
+        field = "mitre[%d].technique" % err.index if err.tactic_index is None else \
+            "mitre[%d].tactics[%d]" % (err.index, err.tactic_index)
+        raise detection.error(field, str(err))
+
+
+def _query_fields(detection, rule):
+    """Fields the query text reads: {name: the detection field to blame if one is unmapped}."""
+    # the query modules are imported here, not at the top: they are only needed to build rules
+    text = rule["query"]
+    parsed = None
+    try:
+        if rule["language"] == "eql":
+            from . import eql
+
+            parsed = eql.parse_eql(text)
+            names = set(eql.fields_referenced(text))
+        else:
+            from . import kql
+
+            names = set(kql.fields_referenced(text))
+    except ImportError:
+        raise
+    except Exception as err:  # a parse error, whatever the parser raised: report it against the query
+        raise detection.error("elastic.query", "cannot read the fields of the %s query: %s" % (rule["language"], err))
+    if parsed is not None:
+        from .eqlparse import EventFilter, walk
+
+        # `X where` (X not `any`) is a term on the category field
+        if any(isinstance(n, EventFilter) and n.category for n in walk(parsed)):
+            names.add(rule.get("event_category_override", "event.category"))
+        _check_runs(detection, parsed)
+    return dict.fromkeys(names, "elastic.query")
+
+
+def _check_runs(detection, parsed):
+    """An EQL sequence's stages must match logic.steps, `with runs=N` included (N = min_count)."""
+    steps = detection.data["logic"].get("steps")
+    if parsed.kind != "sequence" or not steps:
+        return
+    if len(parsed.stages) != len(steps):
+        raise detection.error("elastic.query", "the sequence has %d stages but logic.steps has %d"
+                              % (len(parsed.stages), len(steps)))
+    for i, (stage, step) in enumerate(zip(parsed.stages, steps)):
+        if stage.runs != step.get("min_count", 1):
+            raise detection.error("elastic.query", "sequence stage %d has runs=%d but logic.steps[%d].min_count is %d"
+                                  % (i + 1, stage.runs, i, step.get("min_count", 1)))
+
+
+def _required_fields(detection, rule):
+    from . import mapping
+
+    sources = _query_fields(detection, rule)
+    threshold = rule.get("threshold", {})
+    for name in threshold.get("field", []):
+        sources.setdefault(name, "elastic.group_fields")
+    for c in threshold.get("cardinality", []):
+        sources.setdefault(c["field"], "logic.distinct")
+    for name in rule.get("new_terms_fields", []):
+        sources.setdefault(name, "elastic.new_terms_fields")
+    for key in ("event_category_override", "tiebreaker_field"):
+        if key in rule:
+            sources.setdefault(rule[key], "elastic." + key)
+    out = []
+    for name in sorted(sources):
+        kind = mapping.field_type(name)
+        if not kind:
+            raise detection.error(sources[name], "the rule reads %s, which is not in the ECS mapping "
+                                  "(harness/elastic/mapping.py): a KQL query silently matches nothing on an "
+                                  "unmapped field and EQL fails; fix the name or map the field" % name)
+        out.append({"name": name, "type": kind})
+    return out
+
+
+def _tags(detection, threat, query):
+    tags = list(BASE_TAGS)
+    if "iam.amazonaws.com" in query:
+        tags.append("Data Source: AWS IAM")
+    tags.extend("Tactic: %s" % t["tactic"]["name"] for t in threat)
+    if detection.data.get("building_block"):
+        tags.append(BUILDING_BLOCK_TAG)
+    tags.append(GUIDE_TAG)
+    return tags
+
+
+def kibana_rule(detection, params=None):
+    """The Kibana rule (import format) for one DetectionFile; ``params`` overrides threshold/window."""
+    data = detection.data
+    elastic = data["elastic"]
+    logic = effective_logic(detection, params)
+    _check_shape(detection, logic)
+    query = elastic_query(detection, params)
+    threat = _threat(detection)
+    rule = {
+        "rule_id": rule_id(data["id"]),
+        "name": data["title"],
+        "description": _prose(data["description"]),
+        "version": 1,
+        "type": elastic["type"],
+        "language": elastic["language"],
+        "query": query,
+        "index": list(elastic.get("index") or DEFAULT_INDEX),
+        "risk_score": data["risk_score"],
+        "severity": data["severity"],
+        "threat": threat,
+        "tags": _tags(detection, threat, query),
+        "note": elastic["note"].strip() + "\n",
+        "false_positives": [_prose(fp) for fp in data["false_positives"]],
+        "references": list(data.get("links", [])),
+        "related_integrations": [dict(r) for r in RELATED_INTEGRATIONS],
+        "author": list(AUTHOR),
+        "license": LICENSE,
+        "max_signals": MAX_SIGNALS,
+        "enabled": False,
+    }
+    rule.update(schedule(detection, params))
+    if logic["type"] != "sequence":
+        rule["timestamp_override"] = "event.ingested"
+    if data.get("building_block"):
+        rule["building_block_type"] = "default"
+    if elastic.get("setup"):
+        rule["setup"] = elastic["setup"].strip() + "\n"
+
+    if elastic["type"] == "threshold":
+        group = [elastic["group_fields"][name] for name in logic["group_by"]]
+        if logic["type"] == "distinct":
+            # count >= 1 and distinct(field) >= N: the distinct count is the condition
+            rule["threshold"] = {"field": group, "value": 1,
+                                 "cardinality": [{"field": _distinct_field(detection, logic), "value": logic["threshold"]}]}
+        else:
+            rule["threshold"] = {"field": group, "value": logic["threshold"]}
+    elif elastic["type"] == "eql":
+        for key in ("event_category_override", "tiebreaker_field"):
+            if elastic.get(key):
+                rule[key] = elastic[key]
+    elif elastic["type"] == "new_terms":
+        rule["new_terms_fields"] = list(elastic["new_terms_fields"])
+        rule["history_window_start"] = elastic["history_window_start"]
+
+    rule["required_fields"] = _required_fields(detection, rule)
+    problem = schema_problem(rule)
+    if problem:  # a generator bug, not the author's: say so
+        raise detection.error("elastic", "the generated Kibana rule is invalid (%s); please report this" % problem)
+    return rule
+
+
+_VALIDATOR = None
+
+
+def validator():
+    """jsonschema validator for harness/schemas/kibana_rule.schema.json."""
+    global _VALIDATOR
+    if _VALIDATOR is None:
+        with open(SCHEMA_PATH, "r", encoding="utf-8") as handle:
+            _VALIDATOR = jsonschema.Draft202012Validator(json.load(handle))
+    return _VALIDATOR
+
+
+def schema_problem(rule):
+    """None if ``rule`` fits the Kibana rule schema, else one line naming the field and the problem."""
+    errors = list(validator().iter_errors(rule))
+    if not errors:
+        return None
+    err = max(errors, key=lambda e: len(e.absolute_path))
+    where = ".".join(str(p) for p in err.absolute_path) or "(rule)"
+    return "%s: %s" % (where, err.message)
+
+
+def rules_ndjson(detections):
+    """The NDJSON text of every detection's rule: one compact JSON object a line, sorted by rule_id."""
+    rules = sorted((kibana_rule(d) for d in detections), key=lambda r: r["rule_id"])
+    return "".join(json.dumps(r, sort_keys=True, ensure_ascii=False, separators=(",", ":")) + "\n" for r in rules)
+
+
+def rules_path(layout):
+    return layout.dist / "elastic" / "rules.ndjson"
+
+
+@distributable
+def elastic_rules(layout, detections):
+    """Write dist/elastic/rules.ndjson (atomically: deploy may read it) and return its path."""
+    text = rules_ndjson(detections)
+    path = rules_path(layout)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".rules-", suffix=".ndjson", dir=str(path.parent))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+        os.replace(tmp, str(path))
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return [path]
