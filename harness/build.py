@@ -36,7 +36,7 @@ def engine_table(layout, detections):
 
 
 # Platform modules register their generators and distributables when imported.
-PLATFORM_MODULES = ("harness.splunk.appbuild", "harness.elastic.rules")
+PLATFORM_MODULES = ("harness.splunk.appbuild", "harness.elastic.rules", "harness.elastic.pipeline")
 
 
 def _load_platforms():

@@ -97,10 +97,16 @@ def replay(paths, fmt, detection_ids, platform, strict, max_lateness, threshold,
             progress.close()
     seconds = time.perf_counter() - start
     if fmt == "table":
-        _alert_table(Console(), collected)
+        _alert_table(_wide_console(), collected)
     _summary(err, job, seconds)
     if strict and sum(job.skipped.values()):
         sys.exit(3)
+
+
+def _wide_console():
+    """stdout; when it is not a terminal, wide enough that tables stay readable in CI logs."""
+    console = Console()
+    return console if console.is_terminal else Console(width=200)
 
 
 def _overrides(dets, threshold, window):
@@ -189,7 +195,7 @@ def test_cmd(ids, platform, junit, verbose):
 
     layout = _layout()
     dets = _detections(layout, list(ids))
-    console = Console()
+    console = _wide_console()
     start = time.perf_counter()
     outcomes = run_tests(layout, dets, _platforms(platform))
     _outcome_table(console, outcomes, verbose)
@@ -203,30 +209,44 @@ def test_cmd(ids, platform, junit, verbose):
 
 
 def _outcome_table(console, outcomes, verbose):
+    """One row per test: each platform's result side by side, and the groups that fired."""
+    rows = {}
+    for o in outcomes:
+        rows.setdefault((o.detection, o.test), {})[o.platform] = o
+    platforms = [p for p in ("splunk", "elastic") if any(p in r for r in rows.values())]
     table = Table(show_lines=False)
-    for col in ("detection", "test", "platform", "result", "fired"):
+    for col in ["detection", "test"] + platforms + ["fired (group: events)"]:
         table.add_column(col, overflow="fold")
     style = {"pass": "[green]PASS[/]", "fail": "[red]FAIL[/]", "error": "[red]ERROR[/]"}
-    for o in outcomes:
-        fired = "; ".join("%s x%d" % (alert_schema.group_text(a["group"]), a["count"]) for a in o.actual) or "-"
-        table.add_row(o.detection, o.test, o.platform, style[o.status], fired)
+    for (det, test), by in rows.items():
+        cells = []
+        for p in platforms:
+            o = by.get(p)
+            cells.append("-" if o is None else "%s %d" % (style[o.status], len(o.actual)))
+        fired = []
+        for o in by.values():
+            for a in o.actual:
+                text = "%s: %d" % (alert_schema.group_text(a["group"]), a["count"])
+                if text not in fired:
+                    fired.append(text)
+        table.add_row(det, test, *cells, "\n".join(fired) or "none")
     console.print(table)
     for o in outcomes:
-        if o.status != "pass" or verbose:
-            if o.status == "pass":
-                continue
-            console.rule("%s %s: %s" % (o.status.upper(), o.platform, o.detection))
-            console.print("test: %s" % o.test, highlight=False)
-            console.print("expected:", highlight=False)
-            for e in o.expected:
-                console.print("  group {%s} events %s" % (alert_schema.group_text(e["group"]), e["event_ids"]), highlight=False)
-            if not o.expected:
-                console.print("  no alert", highlight=False)
-            console.print("actual:", highlight=False)
-            for a in o.actual:
-                console.print("  group {%s} events %s" % (alert_schema.group_text(a["group"]), a["event_ids"]), highlight=False)
-            if not o.actual:
-                console.print("  no alert", highlight=False)
+        if o.status == "pass" and not verbose:
+            continue
+        console.rule("%s %s: %s" % (o.status.upper(), o.platform, o.detection))
+        console.print("test: %s" % o.test, highlight=False)
+        console.print("expected:", highlight=False)
+        for e in o.expected:
+            console.print("  group {%s} events %s" % (alert_schema.group_text(e["group"]), e["event_ids"]), highlight=False)
+        if not o.expected:
+            console.print("  no alert", highlight=False)
+        console.print("actual:", highlight=False)
+        for a in o.actual:
+            console.print("  group {%s} events %s" % (alert_schema.group_text(a["group"]), a["event_ids"]), highlight=False)
+        if not o.actual:
+            console.print("  no alert", highlight=False)
+        if o.message:
             console.print(o.message, highlight=False, markup=False)
 
 

@@ -32,6 +32,9 @@ Where the values come from
   ``fields_referenced``) plus the threshold, cardinality, new-terms and EQL override fields, typed by
   the ECS mapping (harness/elastic/mapping.py ``field_type``); an unmapped field is an error, because
   KQL silently matches nothing on it and EQL fails at run time.
+- ``setup``: how to install the de-duplicating ingest pipeline (harness/elastic/pipeline.py).
+- threshold rules also require ``event.id`` cardinality >= the threshold, so copies of one event
+  delivered by several trails count once even without that pipeline.
 - ``enabled: false``: users enable rules deliberately (``awssignin deploy elastic --enable``).
 """
 
@@ -46,7 +49,7 @@ import jsonschema
 
 from awssignin.timeutil import format_duration, parse_duration
 
-from . import attack
+from . import attack, pipeline
 from ..build import distributable
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "kibana_rule.schema.json"
@@ -341,8 +344,7 @@ def kibana_rule(detection, params=None):
         rule["timestamp_override"] = "event.ingested"
     if data.get("building_block"):
         rule["building_block_type"] = "default"
-    if elastic.get("setup"):
-        rule["setup"] = elastic["setup"].strip() + "\n"
+    rule["setup"] = pipeline.SETUP + ("\n" + elastic["setup"].strip() + "\n" if elastic.get("setup") else "")
 
     if elastic["type"] == "threshold":
         group = [elastic["group_fields"][name] for name in logic["group_by"]]
@@ -351,7 +353,9 @@ def kibana_rule(detection, params=None):
             rule["threshold"] = {"field": group, "value": 1,
                                  "cardinality": [{"field": _distinct_field(detection, logic), "value": logic["threshold"]}]}
         else:
-            rule["threshold"] = {"field": group, "value": logic["threshold"]}
+            # distinct event.id too: a copy delivered by a second trail must not count twice
+            rule["threshold"] = {"field": group, "value": logic["threshold"],
+                                 "cardinality": [{"field": "event.id", "value": logic["threshold"]}]}
     elif elastic["type"] == "eql":
         for key in ("event_category_override", "tiebreaker_field"):
             if elastic.get(key):

@@ -14,9 +14,10 @@ Choices, and the facts they rest on:
   object key plus the record's offset in the object (elastic/beats x-pack/filebeat/input/awss3,
   s3_objects.go ``createEvent``/``objectID``; an integrations maintainer notes that this ``_id``
   does not catch the same content in two files, elastic/integrations#5668). A record that two
-  trails deliver sits in two S3 objects, so it is indexed twice and the rule sees two documents
-  with the same ``event.id``: a query rule alerts twice, a threshold rule counts it twice. We
-  reproduce that.
+  trails deliver sits in two S3 objects, so without help it is indexed twice. The project ships the
+  ingest pipeline ``logs-aws.cloudtrail@custom`` (harness/elastic/pipeline.py) that fingerprints
+  ``event.id`` into ``_id``, so the second copy is rejected; the runner models that pipeline as
+  installed (``dedup_pipeline=False`` reproduces an installation without it).
 - Time. Rules use ``timestamp_override: event.ingested``. In the simulation records are indexed as
   they occur: ``event.ingested`` = ``@timestamp`` (= eventTime). So a document is found by the run
   whose window holds its eventTime, and "late" means out of order in the input, not slow ingest.
@@ -51,6 +52,8 @@ from .schedule import (BurstMerger, NewTermsRuns, Schedule, SequenceRuns, Thresh
                        parse_lookback)
 
 PLATFORM = "elastic"
+DEDUP_HORIZON = 86400       # seconds of event time an indexed eventID is remembered
+DEDUP_PRUNE_AT = 200000
 PROVIDER = "event.provider"
 OVERRIDABLE = ("threshold", "window")
 
@@ -348,7 +351,7 @@ class ElasticRules(object):
     ``strict``: raise on a record that cannot be mapped to ECS instead of counting it.
     """
 
-    def __init__(self, detections, overrides=None, max_lateness=None, strict=False):
+    def __init__(self, detections, overrides=None, max_lateness=None, strict=False, dedup_pipeline=True):
         overrides = overrides or {}
         known = set(d.id for d in detections)
         unknown = sorted(set(overrides) - known)
@@ -367,7 +370,11 @@ class ElasticRules(object):
         self.by_source = by_source
         self.newest = None
         self.serial = 0
-        self.counts = {"records": 0, "documents": 0, "not mapped (no rule reads the eventSource)": 0}
+        self.counts = {"records": 0, "documents": 0, "not mapped (no rule reads the eventSource)": 0,
+                       "copies rejected by the dedup pipeline": 0}
+        # eventID -> @timestamp of the indexed copy, while the awssignin ingest pipeline is modelled
+        self.dedup_pipeline = dedup_pipeline
+        self.indexed = {}
 
     @property
     def stats(self):
@@ -393,10 +400,13 @@ class ElasticRules(object):
             key = "unmappable (%s)" % err.field
             counts[key] = counts.get(key, 0) + 1
             return []
+        ts = parse_time(doc["@timestamp"])
+        if self.dedup_pipeline and self._rejected(doc["event"].get("id"), ts):
+            counts["copies rejected by the dedup pipeline"] += 1
+            return []
         counts["documents"] += 1
         # indexed as it occurs: Fleet's final pipeline would stamp the indexing time
         doc["event"]["ingested"] = doc["@timestamp"]
-        ts = parse_time(doc["@timestamp"])
         self.serial += 1
         alerts = []
         for rule in targets:
@@ -408,6 +418,19 @@ class ElasticRules(object):
             for rule in self.scheduled:
                 alerts.extend(rule.advance(upto))
         return alerts
+
+    def _rejected(self, event_id, ts):
+        """True for a second copy of an indexed eventID: with harness/elastic/pipeline.py installed its
+        ``_id`` conflicts. Ids are remembered for DEDUP_HORIZON of event time (a rollover forgets too)."""
+        if event_id is None:
+            return False
+        if event_id in self.indexed:
+            return True
+        self.indexed[event_id] = ts
+        if len(self.indexed) > DEDUP_PRUNE_AT:
+            floor = max(self.indexed.values()) - DEDUP_HORIZON
+            self.indexed = dict((k, v) for k, v in self.indexed.items() if v >= floor)
+        return False
 
     def finish(self):
         """Execute the remaining runs and close open bursts; returns the remaining alerts."""

@@ -150,7 +150,9 @@ def test_per_event_query_rule(catalog):
 def test_threshold_rule_groups_by_ecs_fields_and_looks_back_exactly_the_window(brute_force):
     rule = R.kibana_rule(brute_force)
     assert rule["type"] == "threshold"
-    assert rule["threshold"] == {"field": ["cloud.account.id"], "value": 5}
+    # distinct event.id as well: a copy delivered by a second trail does not count twice
+    assert rule["threshold"] == {"field": ["cloud.account.id"], "value": 5,
+                                 "cardinality": [{"field": "event.id", "value": 5}]}
     # 15m window: look back 15m (never alert on a burst longer than the window), run every 1m
     assert (rule["interval"], rule["from"]) == ("1m", "now-15m")
     assert rule["timestamp_override"] == "event.ingested"
