@@ -1,0 +1,324 @@
+"""``awssignin docker``: start the test stack, run every detection's tests on it, stop it.
+
+    awssignin docker up      generate docker/.env if missing, build dist/, docker compose up --wait
+    awssignin docker test    the detections' tests on real Splunk and Elasticsearch + Kibana
+    awssignin docker down    docker compose down -v (containers and their data; docker/.env stays)
+
+Without a reachable Docker engine each command says so and exits with status 2.
+"""
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from . import secrets
+
+PROJECT = "awssignin-test"
+COMPOSE_FILE = Path("docker") / "compose.yml"
+ENV_FILE = Path("docker") / ".env"
+APP_MOUNT = "/tmp/awssignin-dist"         # where compose.yml mounts dist/ in the Splunk container
+NO_ENGINE_EXIT = 2
+UP_TIMEOUT = 1200                          # seconds: first pulls (~3 GB) and Splunk's provisioning
+
+
+class DockerUnavailable(RuntimeError):
+    pass
+
+
+def engine_problem(run=subprocess.run):
+    """None when a Docker engine and Compose v2 answer, else a sentence saying what is missing."""
+    try:
+        info = run(["docker", "info", "--format", "{{.ServerVersion}}"], stdout=subprocess.PIPE,
+                   stderr=subprocess.PIPE, timeout=30)
+    except FileNotFoundError:
+        return "the docker command is not installed"
+    except subprocess.TimeoutExpired:
+        return "`docker info` did not answer within 30 s"
+    if info.returncode != 0 or not info.stdout.strip():
+        detail = (info.stderr or b"").decode("utf-8", "replace").strip().splitlines()
+        return "no Docker engine is reachable (%s)" % (detail[-1] if detail else "docker info failed")
+    try:
+        compose = run(["docker", "compose", "version"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+    except subprocess.TimeoutExpired:
+        return "`docker compose version` did not answer within 30 s"
+    if compose.returncode != 0:
+        return "Docker Compose v2 (`docker compose`) is not installed"
+    return None
+
+
+def compose_command(root):
+    root = Path(root)
+    return ["docker", "compose", "-f", str(root / COMPOSE_FILE), "--env-file", str(root / ENV_FILE), "-p", PROJECT]
+
+
+def _require_engine():
+    problem = engine_problem()
+    if problem:
+        click.echo("awssignin docker: %s. The Docker tier needs a running Docker engine with Compose v2; "
+                   "the local runners (`awssignin test`) need none." % problem, err=True)
+        sys.exit(NO_ENGINE_EXIT)
+
+
+def _layout():
+    from ..project import Layout, ProjectNotFound
+    try:
+        return Layout()
+    except ProjectNotFound as err:
+        raise click.ClickException(str(err))
+
+
+def _detections(layout, ids=None):
+    from ..detections import DetectionError, load_all
+    try:
+        return load_all(layout.detections, ids or None)
+    except (DetectionError, ValueError) as err:
+        raise click.ClickException(str(err))
+
+
+def build_artefacts(layout, detections):
+    """Build dist/ and return (Splunk app package, Elastic rules NDJSON) paths."""
+    from ..build import build_dist
+    paths = [Path(p) for p in build_dist(layout, detections)]
+    return pick_artefacts(paths)
+
+
+def pick_artefacts(paths):
+    package = [p for p in paths if p.name.startswith("awssignin-") and p.name.endswith(".tgz")]
+    rules = [p for p in paths if p.name.endswith(".ndjson")]
+    if len(package) != 1 or len(rules) != 1:
+        raise click.ClickException("the build did not produce one Splunk package and one rules NDJSON: %s"
+                                   % ", ".join(str(p) for p in paths))
+    return package[0], rules[0]
+
+
+def existing_artefacts(layout, values):
+    name = values.get(secrets.APP_PACKAGE)
+    package = layout.dist / name if name else None
+    from ..elastic.rules import rules_path
+    rules = rules_path(layout)
+    missing = [str(p) for p in (package, rules) if p is None or not p.is_file()]
+    if missing:
+        raise click.ClickException("not built: %s; run `awssignin docker up` (or drop --no-build)"
+                                   % ", ".join(missing or ["the Splunk package"]))
+    return package, rules
+
+
+def _env(layout):
+    try:
+        return secrets.load(layout.root / ENV_FILE)
+    except secrets.SecretsError as err:
+        raise click.ClickException(str(err))
+
+
+# -- runners ---------------------------------------------------------------------------------------
+
+def splunk_runner(values, keep_data=False):
+    from .splunk import SplunkClient, SplunkDockerRunner
+    client = SplunkClient("https://127.0.0.1:%s" % values["AWSSIGNIN_SPLUNK_API_PORT"],
+                          "https://127.0.0.1:%s" % values["AWSSIGNIN_SPLUNK_HEC_PORT"],
+                          values["SPLUNK_PASSWORD"], values["SPLUNK_HEC_TOKEN"])
+    return SplunkDockerRunner(client, keep_data=keep_data)
+
+
+def elastic_runner(values, keep_data=False):
+    from .elastic import ElasticDockerRunner, ElasticStack, KibanaClient, elasticsearch_client
+    es = elasticsearch_client("http://127.0.0.1:%s" % values["AWSSIGNIN_ES_PORT"], values["ELASTIC_PASSWORD"])
+    kibana = KibanaClient("http://127.0.0.1:%s" % values["AWSSIGNIN_KIBANA_PORT"], values["ELASTIC_PASSWORD"])
+    return ElasticDockerRunner(ElasticStack(es, kibana), keep_data=keep_data)
+
+
+class _Broken(object):
+    """Stands in for a runner whose set-up failed: every test on its platform reports why."""
+
+    def __init__(self, platform, message):
+        self.platform = platform
+        self.message = message
+
+    def run(self, detection, records, params=None):
+        raise RuntimeError(self.message)
+
+    def close(self):
+        pass
+
+
+def live_runners(values, platforms, detections, package, rules, keep_data=False):
+    """Set up the runners of ``platforms``; a platform that cannot be set up gets a _Broken runner."""
+    from .secrets import redact
+    runners = {}
+    for platform in platforms:
+        try:
+            if platform == "splunk":
+                runner = splunk_runner(values, keep_data)
+                runner.setup(app_package="%s/%s" % (APP_MOUNT, Path(package).name), detections=detections)
+            else:
+                runner = elastic_runner(values, keep_data)
+                runner.setup(rules_ndjson=Path(rules).read_text(encoding="utf-8"))
+        except Exception as err:  # shown per test; the other platform still runs
+            runner = _Broken(platform, redact("%s set-up failed: %s: %s" % (platform, type(err).__name__, err), values))
+        runners[platform] = runner
+    return runners
+
+
+def run_live_tests(layout, detections, runners, on_outcome=None, redact_values=None):
+    """Every planned (detection, test, platform) on the live runners, as harness.testing.run_tests
+    does it locally (same fixtures, same comparison, same Outcome records)."""
+    from ..testing import Outcome, compare, fixture_records, planned
+
+    outcomes = []
+    for det, _, test, platform in planned(detections, list(runners)):
+        start = time.perf_counter()
+        expected = test["expect"]
+        try:
+            records = fixture_records(det, test, layout.fixtures)
+            alerts = runners[platform].run(det, records, test.get("params"))
+            ok, message = compare(det, test, alerts, platform)
+            outcome = Outcome(det.id, test["name"], platform, "pass" if ok else "fail",
+                              expected, alerts, message, time.perf_counter() - start)
+        except Exception as err:  # one broken test must not hide the others' results
+            text = "%s: %s" % (type(err).__name__, err)
+            if redact_values:
+                text = secrets.redact(text, redact_values)
+            outcome = Outcome(det.id, test["name"], platform, "error", expected, [], text,
+                              time.perf_counter() - start)
+        outcomes.append(outcome)
+        if on_outcome is not None:
+            on_outcome(outcome)
+    return outcomes
+
+
+# -- commands --------------------------------------------------------------------------------------
+
+@click.group("docker")
+def docker():
+    """Real Splunk and Elasticsearch + Kibana containers (docker/compose.yml) running the same tests."""
+
+
+@docker.command()
+@click.option("--build/--no-build", default=True, show_default=True, help="Build dist/ first.")
+@click.option("--timeout", default=UP_TIMEOUT, show_default=True, help="Seconds to wait for healthy containers.")
+def up(build, timeout):
+    """Start the stack: secrets in docker/.env (generated once), the app built, containers healthy."""
+    _require_engine()
+    layout = _layout()
+    env_path = layout.root / ENV_FILE
+    try:
+        values, created = secrets.ensure_env_file(env_path, layout.root)
+    except secrets.SecretsError as err:
+        raise click.ClickException(str(err))
+    if created:
+        click.echo("generated %s: %s (git-ignored, mode 0600)" % (ENV_FILE, ", ".join(created)))
+    if build:
+        package, _ = build_artefacts(layout, _detections(layout))
+        click.echo("built %s" % package.relative_to(layout.root))
+        secrets.set_setting(env_path, secrets.APP_PACKAGE, package.name)
+    else:
+        existing_artefacts(layout, secrets.read_env_file(env_path))
+    cmd = compose_command(layout.root) + ["up", "-d", "--wait", "--wait-timeout", str(int(timeout))]
+    click.echo("starting Splunk, Elasticsearch and Kibana (first start pulls ~3 GB and takes minutes)...")
+    if subprocess.call(cmd) != 0:
+        raise click.ClickException("docker compose up failed; `docker compose -p %s logs` shows why" % PROJECT)
+    values = secrets.load(env_path)
+    click.echo("Splunk Web  http://127.0.0.1:%s  (admin; password SPLUNK_PASSWORD in %s)"
+               % (values["AWSSIGNIN_SPLUNK_WEB_PORT"], ENV_FILE))
+    click.echo("Kibana      http://127.0.0.1:%s  (elastic; password ELASTIC_PASSWORD in %s)"
+               % (values["AWSSIGNIN_KIBANA_PORT"], ENV_FILE))
+
+
+@docker.command("test")
+@click.argument("ids", nargs=-1)
+@click.option("--platform", type=click.Choice(("splunk", "elastic", "all")), default="all", show_default=True)
+@click.option("--build/--no-build", default=True, show_default=True,
+              help="Rebuild dist/ first; the runners reinstall the app and re-import the rules from it.")
+@click.option("--junit", type=click.Path(dir_okay=False, writable=True), help="Also write a JUnit XML report.")
+@click.option("--keep-data", is_flag=True, help="Leave the test index / data stream and preview alerts in place.")
+def test_cmd(ids, platform, build, junit, keep_data):
+    """Run the detections' tests (all, or IDS) on the running stack and print what fired where."""
+    _require_engine()
+    layout = _layout()
+    dets = _detections(layout, list(ids))
+    env_path = layout.root / ENV_FILE
+    values = _env(layout)
+    if build:
+        package, rules = build_artefacts(layout, _detections(layout))
+        secrets.set_setting(env_path, secrets.APP_PACKAGE, package.name)
+    else:
+        package, rules = existing_artefacts(layout, values)
+    platforms = ["splunk", "elastic"] if platform == "all" else [platform]
+    from rich.console import Console
+    from ..testing import write_junit
+    try:
+        from ..cli import _outcome_table  # the table `awssignin test` prints
+    except ImportError:
+        _outcome_table = _plain_table
+
+    console = Console()
+    start = time.perf_counter()
+    console.print("setting up %s (waits for the containers, installs the app / imports the rules)..."
+                  % " and ".join(platforms), highlight=False)
+    runners = live_runners(values, platforms, dets, package, rules, keep_data)
+    try:
+        outcomes = run_live_tests(layout, dets, runners, redact_values=values)
+    finally:
+        for runner in runners.values():
+            try:
+                runner.close()
+            except Exception as err:
+                console.print("warning: %s clean-up failed: %s" % (runner.platform, secrets.redact(str(err), values)),
+                              highlight=False, markup=False)
+    _outcome_table(console, outcomes, False)
+    if junit:
+        write_junit(outcomes, junit)
+    failed = [o for o in outcomes if o.status != "pass"]
+    console.print("%d passed, %d failed" % (len(outcomes) - len(failed), len(failed)), highlight=False)
+    console.print("(%d detections on live %s, %.1fs)" % (len(dets), " and ".join(platforms),
+                                                          time.perf_counter() - start), highlight=False)
+    if failed:
+        sys.exit(1)
+
+
+def _plain_table(console, outcomes, verbose):
+    for o in outcomes:
+        console.print("%-40s %-60s %-8s %s" % (o.detection, o.test, o.platform, o.status.upper()),
+                      highlight=False, markup=False)
+        if o.status != "pass":
+            console.print("  expected: %s\n  actual:   %s\n  %s" % (
+                [(e["group"], e["event_ids"]) for e in o.expected],
+                [(a["group"], a["event_ids"]) for a in o.actual], o.message), highlight=False, markup=False)
+
+
+def _compose_env(layout):
+    """The environment for compose commands that do not start anything (down, ps): compose.yml
+    requires AWSSIGNIN_APP_PACKAGE, which is unknown until the first build."""
+    import os
+    env = dict(os.environ)
+    values = secrets.read_env_file(layout.root / ENV_FILE)
+    if secrets.APP_PACKAGE not in values and secrets.APP_PACKAGE not in env:
+        env[secrets.APP_PACKAGE] = "awssignin-0.0.0.tgz"
+    return env
+
+
+@docker.command()
+@click.option("--keep-volumes", is_flag=True, help="Keep the containers' data volumes (down without -v).")
+def down(keep_volumes):
+    """Stop and remove the stack and its data (docker/.env is kept for the next `up`)."""
+    _require_engine()
+    layout = _layout()
+    cmd = compose_command(layout.root) + ["down"] + ([] if keep_volumes else ["-v"])
+    if not (layout.root / ENV_FILE).exists():
+        # compose refuses to read compose.yml without the variables; down needs none of their values
+        raise click.ClickException("%s is missing: nothing was started from this checkout" % ENV_FILE)
+    if subprocess.call(cmd, env=_compose_env(layout)) != 0:
+        raise click.ClickException("docker compose down failed")
+
+
+@docker.command()
+def status():
+    """Show the stack's containers and their health."""
+    _require_engine()
+    layout = _layout()
+    if not (layout.root / ENV_FILE).exists():
+        raise click.ClickException("%s is missing: run `awssignin docker up`" % ENV_FILE)
+    sys.exit(subprocess.call(compose_command(layout.root) + ["ps"], env=_compose_env(layout)))

@@ -1,0 +1,955 @@
+"""The Docker tier without Docker: compose file, secrets, time shifting, and the exact requests the
+Splunk and Elastic clients send, against local HTTP servers on 127.0.0.1 that play the part of
+splunkd, HEC, Elasticsearch and Kibana."""
+
+import base64
+import json
+import os
+import re
+import shutil
+import stat
+import subprocess
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlparse
+
+import pytest
+import yaml
+
+from harness.containers import cli as docker_cli
+from harness.containers import secrets, timeshift
+from harness.containers import splunk as live_splunk
+from harness.containers import elastic as live_elastic
+from harness.detections import load_all
+from harness.project import Layout
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = ROOT / "docker" / "compose.yml"
+
+
+@pytest.fixture(scope="module")
+def compose():
+    with open(str(COMPOSE), "r", encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+@pytest.fixture(scope="module")
+def detections():
+    return dict((d.id, d) for d in load_all(Layout(ROOT).detections))
+
+
+def _records(path):
+    with open(str(ROOT / "detections" / "fixtures" / path), "r", encoding="utf-8") as handle:
+        return json.load(handle)["Records"]
+
+
+# ------------------------------------------------------------------------------------------------
+# A scripted HTTP server on 127.0.0.1
+# ------------------------------------------------------------------------------------------------
+
+class Headers(dict):
+    """Header names compare case-insensitively (clients differ in how they spell them)."""
+
+    def __init__(self, items):
+        dict.__init__(self, ((k.lower(), v) for k, v in items))
+
+    def __getitem__(self, key):
+        return dict.__getitem__(self, key.lower())
+
+    def get(self, key, default=None):
+        return dict.get(self, key.lower(), default)
+
+
+class Request(object):
+    def __init__(self, method, path, query, headers, body):
+        self.method, self.path, self.query, self.body = method, path, query, body
+        self.headers = Headers(headers.items())
+
+    def form(self):
+        return dict((k, v[0]) for k, v in parse_qs(self.body.decode("utf-8")).items())
+
+    def json(self):
+        return json.loads(self.body.decode("utf-8"))
+
+    def basic_auth(self):
+        kind, _, value = (self.headers.get("Authorization") or "").partition(" ")
+        assert kind == "Basic", self.headers.get("Authorization")
+        return base64.b64decode(value).decode("utf-8")
+
+
+class FakeServer(object):
+    """Answers with ``route(request) -> (status, body_obj[, headers])`` and records every request."""
+
+    def __init__(self, route, headers=None):
+        self.route = route
+        self.requests = []
+        self.extra_headers = headers or {}
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _serve(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                url = urlparse(self.path)
+                req = Request(self.command, unquote(url.path), dict((k, v[0]) for k, v in parse_qs(url.query).items()),
+                              self.headers, body)
+                outer.requests.append(req)
+                answer = outer.route(req)
+                status, payload = answer[0], answer[1]
+                headers = dict(outer.extra_headers)
+                headers.update(answer[2] if len(answer) > 2 else {})
+                data = payload if isinstance(payload, bytes) else json.dumps(payload).encode("utf-8")
+                self.send_response(status)
+                headers.setdefault("Content-Type", "application/json")
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _serve
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def find(self, method, path):
+        return [r for r in self.requests if r.method == method and r.path == path]
+
+
+# ------------------------------------------------------------------------------------------------
+# docker/compose.yml
+# ------------------------------------------------------------------------------------------------
+
+EXACT_TAG = re.compile(r"^[a-z0-9./-]+:\d+\.\d+\.\d+$")
+INTERPOLATION = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?[-?][^}]*)?\}")
+
+
+def test_every_image_is_pinned_to_an_exact_version(compose):
+    images = dict((name, svc["image"]) for name, svc in compose["services"].items())
+    assert set(images) == {"splunk", "elasticsearch", "es-setup", "kibana"}
+    for name, image in images.items():
+        assert EXACT_TAG.match(image), "%s: %s is not pinned to an exact version" % (name, image)
+    version = lambda image: image.rsplit(":", 1)[1]
+    # Kibana refuses an Elasticsearch of another version; the setup container reuses the ES image
+    assert version(images["kibana"]) == version(images["elasticsearch"]) == version(images["es-setup"])
+    assert version(images["elasticsearch"]).startswith("8."), "elasticsearch-py 8.x is what the harness pins"
+    assert compose["services"]["splunk"]["platform"] == "linux/amd64"
+
+
+def test_every_port_is_bound_to_loopback_only(compose):
+    seen = 0
+    for name, svc in compose["services"].items():
+        assert "network_mode" not in svc, name
+        for port in svc.get("ports", []):
+            seen += 1
+            assert isinstance(port, str) and port.startswith("127.0.0.1:"), "%s publishes %r beyond this machine" % (name, port)
+    assert seen == 5
+
+
+def test_no_secret_literal_in_the_compose_file(compose):
+    text = COMPOSE.read_text(encoding="utf-8")
+    for name, svc in compose["services"].items():
+        for key, value in (svc.get("environment") or {}).items():
+            if re.search(r"PASSWORD|TOKEN|KEY|SECRET", key):
+                m = re.match(r"^\$\{([A-Z_]+):\?[^}]+\}$", str(value))
+                assert m, "%s: %s must come from docker/.env as ${VAR:?...}, not %r" % (name, key, value)
+                assert m.group(1) in secrets.SECRETS
+    # nothing that looks like a generated secret (GUID, long random run) is written in the file
+    assert not re.search(r"[0-9a-f]{8}-[0-9a-f]{4}-", text)
+    assert not re.search(r"\b(?=[A-Za-z0-9]*[0-9])(?=[A-Za-z0-9]*[A-Z])[A-Za-z0-9]{20,}\b", text)
+    # healthchecks read the passwords from the container's environment at run time ($$)
+    for svc in ("elasticsearch", "kibana"):
+        test = " ".join(compose["services"][svc]["healthcheck"]["test"])
+        assert "$${" in test and "${ELASTIC" not in test.replace("$${", "")
+
+
+def _strings(node):
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield str(k)
+            for s in _strings(v):
+                yield s
+    elif isinstance(node, list):
+        for v in node:
+            for s in _strings(v):
+                yield s
+    elif node is not None:
+        yield str(node)
+
+
+def test_every_interpolated_variable_is_generated_or_defaulted(compose, tmp_path):
+    text = "\n".join(_strings(compose))       # what compose interpolates: values, not comments
+    names = set(INTERPOLATION.findall(text))
+    known = set(secrets.SECRETS) | set(secrets.SETTINGS) | {secrets.APP_PACKAGE}
+    assert names <= known, "compose.yml reads variables nothing generates: %s" % sorted(names - known)
+    # with a generated env file, every required variable resolves
+    env = tmp_path / ".env"
+    values, _ = secrets.ensure_env_file(env)
+    values = secrets.set_setting(env, secrets.APP_PACKAGE, "awssignin-1.2.3.tgz")
+    for m in INTERPOLATION.finditer(text):
+        spec = m.group(0)
+        if ":?" in spec:
+            assert values.get(m.group(1)), "%s would stop compose" % spec
+        else:
+            assert ":-" in spec, "%s has neither a default nor a required marker" % spec
+
+
+def test_healthchecks_are_the_ones_each_product_documents(compose):
+    services = compose["services"]
+    assert services["splunk"]["healthcheck"]["test"] == ["CMD", "/sbin/checkstate.sh"]
+    es = " ".join(services["elasticsearch"]["healthcheck"]["test"])
+    assert "-u" in es and "http://localhost:9200/" in es and "--fail" in es
+    kibana = " ".join(services["kibana"]["healthcheck"]["test"])
+    assert "/api/status" in kibana and "available" in kibana
+    for name in ("splunk", "elasticsearch", "kibana"):
+        assert services[name]["healthcheck"]["retries"] >= 5
+        assert services[name].get("mem_limit"), "%s needs a memory limit (laptops)" % name
+
+
+def test_environment_is_named_as_the_images_require(compose):
+    s = compose["services"]
+    splunk = s["splunk"]["environment"]
+    assert splunk["SPLUNK_START_ARGS"] == "--accept-license"
+    assert splunk["SPLUNK_GENERAL_TERMS"] == "--accept-sgt-current-at-splunk-com"
+    assert {"SPLUNK_PASSWORD", "SPLUNK_HEC_TOKEN", "SPLUNK_APPS_URL"} <= set(splunk)
+    # the app package is installed from the read-only mount of dist/ the harness also reinstalls from
+    assert splunk["SPLUNK_APPS_URL"].startswith(docker_cli.APP_MOUNT + "/${AWSSIGNIN_APP_PACKAGE")
+    assert "../dist:%s:ro" % docker_cli.APP_MOUNT in s["splunk"]["volumes"]
+    es = s["elasticsearch"]["environment"]
+    assert es["discovery.type"] == "single-node" and es["xpack.security.enabled"] == "true"
+    assert es["ELASTIC_PASSWORD"].startswith("${ELASTIC_PASSWORD:?")
+    kibana = s["kibana"]["environment"]
+    assert kibana["ELASTICSEARCH_USERNAME"] == "kibana_system"   # Kibana refuses the elastic superuser
+    assert kibana["ELASTICSEARCH_PASSWORD"].startswith("${KIBANA_SYSTEM_PASSWORD:?")
+    assert kibana["XPACK_ENCRYPTEDSAVEDOBJECTS_ENCRYPTIONKEY"].startswith("${KIBANA_ENCRYPTION_KEY:?")
+    assert s["es-setup"]["depends_on"]["elasticsearch"]["condition"] == "service_healthy"
+    assert s["kibana"]["depends_on"]["es-setup"]["condition"] == "service_completed_successfully"
+    assert s["es-setup"]["environment"]["KIBANA_SYSTEM_PASSWORD"].startswith("${KIBANA_SYSTEM_PASSWORD:?")
+
+
+@pytest.mark.skipif(shutil.which("docker") is None, reason="no docker CLI")
+def test_compose_config_validates_when_compose_v2_is_installed(tmp_path):
+    probe = subprocess.run(["docker", "compose", "version"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if probe.returncode != 0:
+        pytest.skip("docker compose v2 is not installed here: the compose file was checked structurally only")
+    env = tmp_path / ".env"
+    secrets.ensure_env_file(env)
+    secrets.set_setting(env, secrets.APP_PACKAGE, "awssignin-1.2.3.tgz")
+    proc = subprocess.run(["docker", "compose", "-f", str(COMPOSE), "--env-file", str(env), "config", "-q"],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.returncode == 0, proc.stderr.decode()
+
+
+@pytest.mark.skipif(shutil.which("bash") is None or shutil.which("curl") is None, reason="needs bash and curl")
+def test_es_setup_script_sets_the_kibana_system_password_as_elastic():
+    script = ROOT / "docker" / "elastic" / "set-kibana-password.sh"
+    answers = [(503, {"error": "security index not ready"}), (200, {})]
+
+    with FakeServer(lambda req: answers.pop(0)) as es:
+        env = dict(os.environ, ES_URL=es.url, ELASTIC_PASSWORD="Elastic1pass", KIBANA_SYSTEM_PASSWORD="Kibana2pass",
+                   SETUP_PAUSE="0.1", SETUP_TIMEOUT="20")
+        proc = subprocess.run(["bash", str(script)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert len(es.requests) == 2                       # retried until Elasticsearch said {}
+    req = es.requests[-1]
+    assert (req.method, req.path) == ("POST", "/_security/user/kibana_system/_password")
+    assert req.basic_auth() == "elastic:Elastic1pass"
+    assert req.json() == {"password": "Kibana2pass"}
+    assert b"Elastic1pass" not in proc.stdout + proc.stderr and b"Kibana2pass" not in proc.stdout + proc.stderr
+
+
+def test_es_setup_script_refuses_missing_credentials():
+    script = ROOT / "docker" / "elastic" / "set-kibana-password.sh"
+    env = dict(os.environ, ES_URL="http://127.0.0.1:9", ELASTIC_PASSWORD="", KIBANA_SYSTEM_PASSWORD="x1")
+    proc = subprocess.run(["bash", str(script)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+    assert proc.returncode == 2 and b"ELASTIC_PASSWORD is not set" in proc.stderr
+
+
+# ------------------------------------------------------------------------------------------------
+# Secrets
+# ------------------------------------------------------------------------------------------------
+
+def test_generated_secrets_are_strong_and_well_formed():
+    a, b = secrets.generate(), secrets.generate()
+    assert set(a) == set(secrets.SECRETS)
+    for name in secrets.SECRETS:
+        assert secrets.problem(name, a[name]) is None, name
+        assert a[name] != b[name], "%s is not random" % name
+    for name in ("SPLUNK_PASSWORD", "ELASTIC_PASSWORD", "KIBANA_SYSTEM_PASSWORD"):
+        value = a[name]
+        assert len(value) >= 32 and re.search("[a-z]", value) and re.search("[A-Z]", value) and re.search("[0-9]", value)
+    assert re.match(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$", a["SPLUNK_HEC_TOKEN"])
+    assert len(a["KIBANA_ENCRYPTION_KEY"]) >= 32
+    assert secrets.problem("SPLUNK_PASSWORD", "changeme") is not None
+    assert secrets.problem("SPLUNK_HEC_TOKEN", "not-a-guid") is not None
+    assert secrets.problem("KIBANA_ENCRYPTION_KEY", "short") is not None
+
+
+def test_env_file_is_private_and_generation_is_idempotent(tmp_path):
+    env = tmp_path / "docker" / ".env"
+    values, created = secrets.ensure_env_file(env)
+    assert sorted(created) == sorted(secrets.SECRETS)
+    assert stat.S_IMODE(os.stat(str(env)).st_mode) == 0o600
+    before = env.read_text()
+    again, created_again = secrets.ensure_env_file(env)
+    assert created_again == [] and again == values and env.read_text() == before
+    # a partial file is completed, its values kept
+    lines = [l for l in before.splitlines() if not l.startswith("ELASTIC_PASSWORD=")]
+    env.write_text("\n".join(lines) + "\n")
+    os.chmod(str(env), 0o644)
+    completed, created = secrets.ensure_env_file(env)
+    assert created == ["ELASTIC_PASSWORD"]
+    assert completed["SPLUNK_PASSWORD"] == values["SPLUNK_PASSWORD"]
+    assert completed["ELASTIC_PASSWORD"] != values["ELASTIC_PASSWORD"]
+    assert stat.S_IMODE(os.stat(str(env)).st_mode) == 0o600
+    assert secrets.load(env)["AWSSIGNIN_ES_PORT"] == "9200"
+
+
+def test_a_bad_secret_is_named_but_never_shown(tmp_path):
+    env = tmp_path / ".env"
+    env.write_text("SPLUNK_PASSWORD=weakpass\n")
+    with pytest.raises(secrets.SecretsError) as err:
+        secrets.ensure_env_file(env)
+    assert "SPLUNK_PASSWORD" in str(err.value) and "weakpass" not in str(err.value)
+    env.write_text("this line holds TopSecret99 and no equals sign\n")
+    with pytest.raises(secrets.SecretsError) as err:
+        secrets.read_env_file(env)
+    assert "TopSecret99" not in str(err.value) and ":1:" in str(err.value)
+    with pytest.raises(secrets.SecretsError, match="run `awssignin docker up`"):
+        secrets.load(tmp_path / "missing.env")
+
+
+def test_the_env_file_and_secrets_dir_are_git_ignored_here():
+    assert secrets.is_git_ignored(ROOT / "docker" / ".env", ROOT)
+    assert secrets.is_git_ignored(ROOT / "docker" / "secrets" / "x", ROOT)
+    assert not secrets.is_git_ignored(ROOT / "docker" / "compose.yml", ROOT)
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_secrets_are_never_written_where_git_would_track_them(tmp_path):
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    with pytest.raises(secrets.SecretsError, match="not git-ignored"):
+        secrets.ensure_env_file(tmp_path / "docker" / ".env", tmp_path)
+    assert not (tmp_path / "docker" / ".env").exists()
+    (tmp_path / ".gitignore").write_text("docker/.env\n")
+    secrets.ensure_env_file(tmp_path / "docker" / ".env", tmp_path)
+    assert (tmp_path / "docker" / ".env").exists()
+
+
+def test_settings_are_validated_and_redaction_hides_every_secret(tmp_path):
+    env = tmp_path / ".env"
+    values, _ = secrets.ensure_env_file(env)
+    with pytest.raises(secrets.SecretsError):
+        secrets.set_setting(env, secrets.APP_PACKAGE, "../../etc/passwd")
+    with pytest.raises(secrets.SecretsError):
+        secrets.set_setting(env, "AWSSIGNIN_ES_PORT", "http")
+    secrets.set_setting(env, "AWSSIGNIN_ES_PORT", "19200")
+    assert secrets.load(env)["AWSSIGNIN_ES_PORT"] == "19200"
+    text = "auth failed for %s with token %s" % (values["SPLUNK_PASSWORD"], values["SPLUNK_HEC_TOKEN"])
+    assert secrets.redact(text, values) == "auth failed for *** with token ***"
+
+
+# ------------------------------------------------------------------------------------------------
+# Time shifting
+# ------------------------------------------------------------------------------------------------
+
+def test_shift_moves_the_newest_record_to_now_minus_k_and_keeps_gaps():
+    records = _records("root_console_brute_force/burst_two_sources.json")
+    now = 1_800_000_000.7
+    shifted, delta = timeshift.shift_records(records, now, minutes_ago=3)
+    old = [timeshift.event_epoch(r) for r in records]
+    new = [timeshift.event_epoch(r) for r in shifted]
+    assert now - 180 - 1 < max(new) <= now - 180
+    assert [b - a for a, b in zip(old, old[1:])] == [b - a for a, b in zip(new, new[1:])]
+    assert all(n - o == delta for o, n in zip(old, new)) and delta == int(delta)
+    assert [r["eventID"] for r in shifted] == [r["eventID"] for r in records]
+    assert records[0]["eventTime"] == "2026-03-10T09:06:00Z"          # input untouched
+    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$", shifted[0]["eventTime"])  # CloudTrail's format
+
+
+def test_shift_moves_the_session_creation_date_with_the_event():
+    record = {"eventID": "e1", "eventTime": "2026-01-01T10:00:00Z",
+              "userIdentity": {"sessionContext": {"attributes": {"creationDate": "2026-01-01T09:30:00Z"}}}}
+    [out], delta = timeshift.shift_records([record], 1_900_000_000, minutes_ago=0)
+    created = timeshift.parse_time(out["userIdentity"]["sessionContext"]["attributes"]["creationDate"])
+    assert timeshift.event_epoch(out) - created == 1800
+
+
+def test_shift_rejects_records_it_cannot_place_in_time():
+    with pytest.raises(timeshift.TimeShiftError, match="record 1: eventTime"):
+        timeshift.shift_records([{"eventTime": "2026-01-01T00:00:00Z"}, {"eventTime": "yesterday"}], 1e9)
+    with pytest.raises(timeshift.TimeShiftError, match="record 0: eventTime is missing"):
+        timeshift.shift_records([{"eventID": "x"}], 1e9)
+    with pytest.raises(timeshift.TimeShiftError, match="no records"):
+        timeshift.shift_records([], 1e9)
+    with pytest.raises(timeshift.TimeShiftError, match="negative"):
+        timeshift.shift_records([{"eventTime": "2026-01-01T00:00:00Z"}], 1e9, minutes_ago=-1)
+
+
+# ------------------------------------------------------------------------------------------------
+# Splunk
+# ------------------------------------------------------------------------------------------------
+
+def test_tls_checks_are_off_only_for_containers_on_this_machine():
+    assert live_splunk.tls_verify("https://127.0.0.1:8089") is False
+    assert live_splunk.tls_verify("https://localhost:8088/services/collector") is False
+    assert live_splunk.tls_verify("https://[::1]:8089") is False
+    assert live_splunk.tls_verify("https://splunk.example.com:8089") is True
+    assert live_splunk.tls_verify("https://127.0.0.2.example.com:8089") is True
+
+
+def test_hec_request_is_exactly_what_the_collector_expects():
+    records = _records("root_console_login/root_success.json")
+    shifted, _ = timeshift.shift_records(records, 1_800_000_000, 2)
+    with FakeServer(lambda req: (200, {"text": "Success", "code": 0})) as hec:
+        client = live_splunk.SplunkClient("http://127.0.0.1:1", hec.url, "Adminpass123", "11111111-2222-4333-8444-555555555555")
+        assert client.send_hec(shifted, "awssignin_test_x", "awssignin-test:one") == len(shifted)
+    [req] = hec.requests
+    assert (req.method, req.path) == ("POST", "/services/collector/event")
+    assert req.headers["Authorization"] == "Splunk 11111111-2222-4333-8444-555555555555"
+    assert req.headers["Content-Type"] == "application/json"
+    lines = req.body.decode("utf-8").splitlines()
+    assert len(lines) == len(records)
+    for line, record in zip(lines, shifted):
+        event = json.loads(line)
+        assert event == {"time": int(timeshift.event_epoch(record)), "host": "awssignin-harness",
+                         "source": "awssignin-test:one", "sourcetype": "aws:cloudtrail",
+                         "index": "awssignin_test_x", "event": record}
+
+
+def test_hec_refusal_is_an_error():
+    with FakeServer(lambda req: (403, {"text": "Invalid token", "code": 4})) as hec:
+        client = live_splunk.SplunkClient("http://127.0.0.1:1", hec.url, "Adminpass123", "11111111-2222-4333-8444-555555555555")
+        with pytest.raises(live_splunk.SplunkError, match="Invalid token"):
+            client.send_hec([{"eventTime": "2026-01-01T00:00:00Z", "eventID": "a"}], "i", "s")
+
+
+def test_scoped_search_keeps_the_macro_and_applies_test_params(detections):
+    from harness.splunk.appbuild import saved_search_text
+    text = saved_search_text(detections["root_console_brute_force"])
+    scoped = live_splunk.scoped_search(text, "awssignin_test_ab", "awssignin-test:x:1", {"threshold": 4})
+    assert scoped.startswith('search index="awssignin_test_ab" source="awssignin-test:x:1" `aws_signin_cloudtrail` ')
+    assert "| awssignin detection=root_console_brute_force threshold=4 | `root_console_brute_force_filter`" in scoped
+    again = live_splunk.scoped_search(scoped[len("search "):], "awssignin_test_ab", "s", {"threshold": 7, "window": "30m"})
+    assert "threshold=4" not in again and again.count("threshold=7 window=30m") == 1
+    with pytest.raises(live_splunk.SplunkError, match="data macro"):
+        live_splunk.scoped_search("index=main | awssignin detection=x", "i", "s")
+    with pytest.raises(live_splunk.SplunkError, match="not options"):
+        live_splunk.scoped_search(text, "i", "s", {"max": 1})
+
+
+def test_wait_ready_needs_consecutive_successes():
+    client = live_splunk.SplunkClient("http://127.0.0.1:1", "http://127.0.0.1:1", "Adminpass123", "t")
+    outcomes = iter([True, False, True, True, False, True, True, True])
+    calls = []
+
+    def info():
+        calls.append(1)
+        if not next(outcomes):
+            raise live_splunk.SplunkError("restarting")
+    client.server_info = info
+    clock = iter(range(1000)).__next__
+    client.wait_ready(timeout=100, consecutive=3, pause=0, clock=clock, sleep=lambda s: None)
+    assert len(calls) == 8          # two streaks broken by splunkd restarting
+    outcomes = iter([True] * 2 + [False] * 100)
+    with pytest.raises(live_splunk.SplunkError, match="not ready within 5s"):
+        client.wait_ready(timeout=5, consecutive=3, pause=0, clock=iter(range(1000)).__next__, sleep=lambda s: None)
+
+
+def test_job_errors_reads_both_message_shapes():
+    assert live_splunk.job_errors({"messages": [{"type": "ERROR", "text": "awssignin: boom"},
+                                                {"type": "INFO", "text": "fine"}]}) == ["awssignin: boom"]
+    assert live_splunk.job_errors({"messages": {"fatal": ["x"], "info": ["y"]}}) == ["x"]
+    assert live_splunk.job_errors({}) == []
+
+
+class FakeSplunk(object):
+    """splunkd's REST for one detection test: HEC, the saved search, search jobs and their results."""
+
+    def __init__(self, saved_search, rows, job_messages=None):
+        self.saved_search = saved_search
+        self.rows = rows
+        self.job_messages = job_messages or []
+        self.searches = []
+        self.hec_events = []
+
+    def route(self, req):
+        if req.path == "/services/collector/event":
+            self.hec_events.extend(json.loads(l) for l in req.body.decode().splitlines())
+            return 200, {"text": "Success", "code": 0}
+        if req.path.startswith("/servicesNS/nobody/awssignin/saved/searches/"):
+            return 200, {"entry": [{"content": {"search": self.saved_search}}]}
+        if req.path == "/servicesNS/admin/awssignin/search/v2/jobs" and req.method == "POST":
+            self.searches.append(req.form())
+            return 201, {"sid": "sid%d" % len(self.searches)}
+        m = re.match(r"^/servicesNS/admin/awssignin/search/v2/jobs/(sid\d+)(/results)?$", req.path)
+        if m:
+            search = self.searches[int(m.group(1)[3:]) - 1]["search"]
+            if not m.group(2):
+                return 200, {"entry": [{"content": {"isDone": True, "dispatchState": "DONE", "isFailed": False,
+                                                    "messages": self.job_messages}}]}
+            if "| stats count" in search:
+                return 200, {"results": [{"count": str(len(self.hec_events))}]}
+            return 200, {"results": self.rows}
+        return 404, {"messages": [{"type": "ERROR", "text": "no route %s" % req.path}]}
+
+
+def _command_row(detection_id, group, event_ids, first, last, count):
+    """A row as splunkd's JSON output gives the awssignin command's output (strings, lists for multivalue)."""
+    row = {"_time": "1800000000", "detection": detection_id, "title": "t", "severity": "high",
+           "risk_score": "73", "mitre": "T1110.001", "platform": "splunk", "first_seen": first,
+           "last_seen": last, "count": str(count), "event_ids": event_ids if len(event_ids) > 1 else event_ids[0],
+           "group": json.dumps(group, separators=(",", ":"))}
+    for k, v in group.items():
+        row["group_" + k] = v
+    return row
+
+
+def test_splunk_runner_sends_shifted_events_and_runs_the_scoped_saved_search(detections):
+    from harness.splunk.appbuild import saved_search_text
+    det = detections["root_console_brute_force"]
+    records = _records("root_console_brute_force/four_failures.json")
+    now = 1_800_000_000
+    shifted, delta = timeshift.shift_records(records, now, 2)
+    failures = sorted((r for r in shifted if r["responseElements"]["ConsoleLogin"] == "Failure"),
+                      key=lambda r: r["eventTime"])
+    ids = [r["eventID"] for r in failures]
+    row = _command_row(det.id, {"account_id": "111122223333"}, ids, failures[0]["eventTime"],
+                       failures[-1]["eventTime"], len(ids))
+    fake = FakeSplunk(saved_search_text(det), [row])
+    with FakeServer(fake.route) as server:
+        client = live_splunk.SplunkClient(server.url, server.url, "Adminpass123", "11111111-2222-4333-8444-555555555555")
+        runner = live_splunk.SplunkDockerRunner(client, index="awssignin_test_unit", now=lambda: now)
+        runner.ready = True          # set-up (index, HEC token) is covered by other tests
+        alerts = runner.run(det, records, {"threshold": 4})
+    assert len(fake.hec_events) == len(records)
+    assert {e["index"] for e in fake.hec_events} == {"awssignin_test_unit"}
+    source = fake.hec_events[0]["source"]
+    count_search, detection_search = fake.searches
+    assert count_search["search"] == 'search index="awssignin_test_unit" source="%s" | stats count' % source
+    assert detection_search["search"] == (
+        'search index="awssignin_test_unit" source="%s" `aws_signin_cloudtrail` eventSource="signin.amazonaws.com" '
+        'eventName="ConsoleLogin" userIdentity.type="Root" | awssignin detection=root_console_brute_force '
+        'threshold=4 | `root_console_brute_force_filter`' % source)
+    oldest, newest = timeshift.time_range(shifted)
+    assert float(detection_search["earliest_time"]) == oldest - 1 and float(detection_search["latest_time"]) == newest + 1
+    assert detection_search["exec_mode"] == "blocking"
+    [alert] = alerts
+    assert alert["group"] == {"account_id": "111122223333"} and alert["event_ids"] == ids and alert["count"] == 4
+    assert alert["risk_score"] == 73 and alert["mitre"] == ["T1110.001"]
+    # reported on the fixture's time line, like the local runner
+    original = sorted(r["eventTime"] for r in records if r["responseElements"]["ConsoleLogin"] == "Failure")
+    assert (alert["first_seen"], alert["last_seen"]) == (original[0], original[-1])
+
+
+def test_splunk_runner_reports_a_failing_command_instead_of_no_alerts(detections):
+    from harness.splunk.appbuild import saved_search_text
+    det = detections["root_console_login"]
+    fake = FakeSplunk(saved_search_text(det), [], job_messages=[{"type": "ERROR", "text": "awssignin: cannot import splunklib"}])
+    with FakeServer(fake.route) as server:
+        client = live_splunk.SplunkClient(server.url, server.url, "Adminpass123", "t")
+        runner = live_splunk.SplunkDockerRunner(client, index="awssignin_test_unit", now=lambda: 1_800_000_000)
+        runner.ready = True
+        with pytest.raises(live_splunk.SplunkError, match="cannot import splunklib"):
+            runner.run(det, _records("root_console_login/root_success.json"))
+
+
+def test_splunk_runner_refuses_a_stale_installed_app(detections):
+    det = detections["root_console_login"]
+    fake = FakeSplunk("`aws_signin_cloudtrail` eventName=ConsoleLogin | awssignin detection=root_console_login", [])
+    with FakeServer(fake.route) as server:
+        runner = live_splunk.SplunkDockerRunner(live_splunk.SplunkClient(server.url, server.url, "Adminpass123", "t"))
+        runner.ready = True
+        with pytest.raises(live_splunk.SplunkError, match="differs from the build"):
+            runner.run(det, _records("root_console_login/root_success.json"))
+    assert fake.hec_events == []      # nothing sent for a test that cannot run
+
+
+def test_splunk_setup_creates_the_index_and_lets_the_hec_token_write_to_it():
+    token = "11111111-2222-4333-8444-555555555555"
+
+    def route(req):
+        if req.path == "/services/server/info":
+            return 200, {"entry": [{"content": {"version": "9.4.7"}}]}
+        if req.path == "/services/data/indexes/awssignin_test_unit":
+            return 404, {"messages": [{"type": "ERROR", "text": "not found"}]}
+        if req.path == "/services/data/indexes" and req.method == "POST":
+            return 201, {}
+        if req.path == "/services/data/inputs/http" and req.method == "GET":
+            return 200, {"entry": [
+                {"content": {"token": "other"}, "links": {"edit": "/servicesNS/nobody/x/data/inputs/http/other"}},
+                {"content": {"token": token, "indexes": ["main"]},
+                 "links": {"edit": "/servicesNS/nobody/splunk_httpinput/data/inputs/http/splunk_hec_token"}}]}
+        if req.path == "/servicesNS/nobody/splunk_httpinput/data/inputs/http/splunk_hec_token":
+            return 200, {}
+        return 404, {}
+
+    with FakeServer(route) as server:
+        client = live_splunk.SplunkClient(server.url, server.url, "Adminpass123", token)
+        runner = live_splunk.SplunkDockerRunner(client, index="awssignin_test_unit")
+        client.wait_ready = lambda **kw: None
+        runner.setup()
+    [create] = server.find("POST", "/services/data/indexes")
+    assert create.form() == {"name": "awssignin_test_unit"}
+    assert create.basic_auth() == "admin:Adminpass123" and create.query["output_mode"] == "json"
+    [edit] = server.find("POST", "/servicesNS/nobody/splunk_httpinput/data/inputs/http/splunk_hec_token")
+    assert edit.form() == {"indexes": "main,awssignin_test_unit"}
+
+
+# ------------------------------------------------------------------------------------------------
+# Elastic: pure parts
+# ------------------------------------------------------------------------------------------------
+
+def test_bulk_body_creates_each_document_in_the_test_data_stream():
+    records = _records("root_console_login/root_success.json")
+    shifted, _ = timeshift.shift_records(records, 1_800_000_000, 2)
+    docs = live_elastic.ecs_documents(shifted)
+    lines = live_elastic.bulk_body(docs).splitlines()
+    assert len(lines) == 2 * len(records)
+    for action, source, record in zip(lines[::2], lines[1::2], shifted):
+        assert json.loads(action) == {"create": {"_index": "logs-aws.cloudtrail-awssignintest"}}
+        doc = json.loads(source)
+        assert doc["event"]["id"] == record["eventID"]
+        # event.ingested (the rules' timestamp_override) follows the shifted event time, not "now"
+        assert doc["event"]["ingested"] == doc["@timestamp"] == live_elastic.iso_ms(timeshift.event_epoch(record))
+        assert doc["data_stream"] == {"type": "logs", "dataset": "aws.cloudtrail", "namespace": "awssignintest"}
+
+
+def test_preview_body_strips_stored_rule_identity(detections):
+    from harness.elastic.rules import kibana_rule
+    rule = kibana_rule(detections["root_console_brute_force"], {"threshold": 4})
+    rule.update({"id": "so-id", "immutable": False, "rule_source": {"type": "internal"}, "revision": 3})
+    body = live_elastic.preview_body(rule, 12, "2027-01-15T08:00:00.000Z")
+    for key in ("rule_id", "id", "immutable", "rule_source", "revision", "version"):
+        assert key not in body
+    assert body["invocationCount"] == 12 and body["timeframeEnd"] == "2027-01-15T08:00:00.000Z"
+    assert body["threshold"]["field"] == ["cloud.account.id"] and body["threshold"]["value"] == 4
+    kept = dict((k, v) for k, v in rule.items() if k not in live_elastic.PREVIEW_STRIP)
+    assert dict((k, v) for k, v in body.items() if k in kept) == kept
+
+
+def test_preview_plan_covers_the_oldest_document():
+    rule = {"interval": "5m", "from": "now-6m", "to": "now"}
+    now = 1_800_000_000
+    assert live_elastic.preview_plan(rule, now - 300, now) == (1, live_elastic.iso_ms(now))
+    # 40 minutes of data: the first of N runs 5 minutes apart must look back to the oldest event
+    count, _ = live_elastic.preview_plan(rule, now - 2400, now)
+    assert now - (count - 1) * 300 - 360 <= now - 2400 < now - (count - 2) * 300 - 360
+    with pytest.raises(live_elastic.ElasticError, match="runs"):
+        live_elastic.preview_plan({"interval": "1m", "from": "now-2m"}, now - 86400 * 2, now)
+    with pytest.raises(live_elastic.ElasticError, match="gaps"):
+        live_elastic.preview_plan({"interval": "10m", "from": "now-5m"}, now - 60, now)
+
+
+def test_matching_query_is_the_threshold_rule_as_a_query_over_all_data(detections):
+    from harness.elastic.rules import kibana_rule
+    rule = kibana_rule(detections["root_console_brute_force"])
+    now = 1_800_000_000
+    body = live_elastic.matching_query_body(rule, now - 3600, now)
+    assert body["type"] == "query" and "threshold" not in body
+    assert body["query"] == rule["query"] and body["index"] == rule["index"]
+    assert body["timestamp_override"] == "event.ingested" and body["max_signals"] == 1000
+    assert body["from"] == "now-3720s" and body["invocationCount"] == 1
+
+
+def _indexed(records, now=1_800_000_000):
+    shifted, _ = timeshift.shift_records(records, now, 2)
+    docs = live_elastic.ecs_documents(shifted)
+    ids = ["doc%d" % i for i in range(len(docs))]
+    return live_elastic.IndexedData(ids, docs, "event.ingested"), ids, docs
+
+
+def _query_alert(doc_id, doc, preview_id="p1"):
+    """A query-rule alert as Kibana writes it: kibana.* as dotted keys, the source fields copied."""
+    alert = json.loads(json.dumps(doc))
+    alert.update({"kibana.alert.rule.uuid": preview_id, "kibana.alert.original_time": doc["@timestamp"],
+                  "kibana.alert.ancestors": [{"id": doc_id, "type": "event", "index": ".ds-logs", "depth": 0}],
+                  "kibana.alert.rule.type": "query", "event.kind": "signal"})
+    return alert
+
+
+def test_query_alerts_become_one_alert_per_source_document(detections):
+    det = detections["root_console_login"]
+    data, ids, docs = _indexed(_records("root_console_login/root_success.json"))
+    hits = [_query_alert(ids[0], docs[0]), _query_alert(ids[1], docs[1])]
+    alerts = live_elastic.convert_alerts(det, hits, data)
+    assert [a["event_ids"] for a in alerts] == [[docs[0]["event"]["id"]], [docs[1]["event"]["id"]]]
+    assert alerts[0]["group"] == {"account_id": "111122223333", "source_ip": docs[0]["source"]["address"]}
+    assert alerts[0]["platform"] == "elastic" and alerts[0]["count"] == 1
+    with pytest.raises(live_elastic.ElasticError, match="did not index"):
+        live_elastic.convert_alerts(det, [_query_alert("someone-elses-doc", docs[0])], data)
+
+
+def test_sequence_building_blocks_make_one_alert_per_group(detections):
+    det = detections["root_console_login"]           # any detection: the conversion keys on group.id
+    data, ids, docs = _indexed(_records("root_console_brute_force/burst_two_sources.json"))
+    shell = {"kibana.alert.rule.uuid": "p", "kibana.alert.group.id": "g1"}
+    blocks = []
+    for n, i in enumerate([2, 0, 1]):
+        block = _query_alert(ids[i], docs[i])
+        block.update({"kibana.alert.group.id": "g1", "kibana.alert.group.index": n,
+                      "kibana.alert.building_block_type": "default"})
+        blocks.append(block)
+    det_groups = dict(det.data["elastic"]["group_fields"])
+    [alert] = live_elastic.convert_alerts(det, [shell] + blocks[::-1], data)
+    assert alert["event_ids"] == [docs[i]["event"]["id"] for i in (2, 0, 1)]
+    assert alert["group"]["account_id"] == docs[1]["cloud"]["account"]["id"]
+    assert alert["group"]["source_ip"] == docs[1]["source"]["address"] and det_groups
+
+
+def test_threshold_alert_events_are_the_matching_documents_of_its_group_and_span(detections):
+    det = detections["root_console_brute_force"]
+    records = _records("root_console_brute_force/burst_two_sources.json")
+    data, ids, docs = _indexed(records)
+    failures = [i for i, d in zip(ids, docs) if d["event"]["outcome"] == "failure"]
+    span = sorted(failures, key=lambda i: data.time_of(i))[:5]
+    alert = {"kibana.alert.rule.uuid": "p", "kibana.alert.original_time": data.by_id[span[-1]]["event"]["ingested"],
+             "kibana.alert.threshold_result": {"terms": [{"field": "cloud.account.id", "value": "111122223333"}],
+                                               "count": 5, "from": data.by_id[span[0]]["event"]["ingested"]},
+             "cloud": {"account": {"id": "111122223333"}}}
+    [out] = live_elastic.convert_alerts(det, [alert], data, matched_ids=set(failures))
+    assert out["group"] == {"account_id": "111122223333"} and out["count"] == 5
+    assert out["event_ids"] == [data.event_id(i) for i in span]
+    with pytest.raises(live_elastic.ElasticError, match="counted 6"):
+        alert["kibana.alert.threshold_result"]["count"] = 6
+        live_elastic.convert_alerts(det, [alert], data, matched_ids=set(failures))
+    with pytest.raises(live_elastic.ElasticError, match="query matches"):
+        live_elastic.convert_alerts(det, [alert], data)
+
+
+def test_preview_errors_are_collected():
+    assert live_elastic.preview_errors({"previewId": "p", "logs": [{"errors": [], "warnings": ["w"]}]}) == []
+    problems = live_elastic.preview_errors({"previewId": "p", "isAborted": True, "logs": [
+        {"errors": ["Unmapped field aws.x"], "startedAt": "t1"}, {"errors": []}]})
+    assert problems[0] == "run 1 (t1): Unmapped field aws.x" and "aborted" in problems[1]
+
+
+# ------------------------------------------------------------------------------------------------
+# Elastic: requests to a fake Elasticsearch + Kibana
+# ------------------------------------------------------------------------------------------------
+
+ES_HEADERS = {"X-Elastic-Product": "Elasticsearch"}
+
+
+class FakeElastic(object):
+    """Elasticsearch and Kibana on one port (their paths do not overlap) for one detection test."""
+
+    def __init__(self, alerts_for):
+        self.alerts_for = alerts_for        # (preview body, indexed docs with _ids) -> alert sources
+        self.indexed = []
+        self.previews = {}
+
+    def route(self, req):
+        if req.path == "/_bulk":
+            lines = req.body.decode().splitlines()
+            items = []
+            for action, source in zip(lines[::2], lines[1::2]):
+                doc = json.loads(source)
+                if req.query.get("pipeline") == "logs-aws.cloudtrail@custom":
+                    doc_id = "fp-" + doc["event"]["id"]          # the fingerprint of event.id
+                    if any(i == doc_id for i, _ in self.indexed):
+                        items.append({"create": {"_index": ".ds-x", "_id": doc_id, "status": 409, "error": {
+                            "type": "version_conflict_engine_exception", "reason": "document already exists"}}})
+                        continue
+                else:
+                    doc_id = "id%d" % len(self.indexed)
+                self.indexed.append((doc_id, doc))
+                items.append({"create": {"_index": ".ds-x", "_id": doc_id, "status": 201}})
+            return 200, {"errors": False, "items": items}
+        if req.path.startswith("/_ingest/pipeline/"):
+            return 200, {"acknowledged": True}
+        if req.path == "/api/detection_engine/rules/preview":
+            preview_id = "preview-%d" % (len(self.previews) + 1)
+            self.previews[preview_id] = req.json()
+            return 200, {"previewId": preview_id, "logs": [{"errors": [], "warnings": [], "duration": 5}], "isAborted": False}
+        if req.path == "/.preview.alerts-security.alerts-default/_search":
+            preview_id = req.json()["query"]["bool"]["filter"][0]["term"]["kibana.alert.rule.uuid"]
+            hits = self.alerts_for(self.previews[preview_id], self.indexed, preview_id)
+            return 200, {"hits": {"hits": [{"_source": h} for h in hits]}}
+        if req.path.startswith("/_data_stream/"):
+            return 200, {"acknowledged": True}
+        if req.path.endswith("/_refresh"):
+            return 200, {"_shards": {}}
+        if req.path.endswith("/_delete_by_query"):
+            return 200, {"deleted": 0}
+        if req.path.startswith("/_index_template/"):
+            return 200, {"acknowledged": True}
+        return 404, {"error": "no route %s %s" % (req.method, req.path)}
+
+
+def _stack(url):
+    pytest.importorskip("elasticsearch")
+    es = live_elastic.elasticsearch_client(url, "Elasticpass1")
+    kibana = live_elastic.KibanaClient(url, "Elasticpass1")
+    return live_elastic.ElasticStack(es, kibana)
+
+
+def test_template_is_installed_as_built():
+    from harness.elastic.mapping import TEMPLATE_NAME, index_template
+    fake = FakeElastic(None)
+    with FakeServer(fake.route, ES_HEADERS) as server:
+        _stack(server.url).put_template()
+    [req] = server.requests
+    assert (req.method, req.path) == ("PUT", "/_index_template/%s" % TEMPLATE_NAME)
+    assert req.json() == index_template()
+    assert req.basic_auth() == "elastic:Elasticpass1"
+
+
+def test_elastic_runner_indexes_previews_and_reads_the_alerts(detections):
+    det = detections["root_console_login"]
+    records = _records("root_console_login/root_success.json")
+    now = 1_800_000_000
+
+    def alerts_for(body, indexed, preview_id):
+        # what Kibana's query executor produces for this data: one alert per matching document
+        return [_query_alert(doc_id, doc, preview_id) for doc_id, doc in indexed
+                if doc["event"]["action"] == "ConsoleLogin" and doc["aws"]["cloudtrail"]["user_identity"]["type"] == "Root"
+                and doc["event"]["outcome"] == "success"]
+
+    fake = FakeElastic(alerts_for)
+    with FakeServer(fake.route, ES_HEADERS) as server:
+        runner = live_elastic.ElasticDockerRunner(_stack(server.url), now=lambda: now)
+        runner.ready = True
+        alerts = runner.run(det, records)
+    [bulk] = server.find("PUT", "/_bulk") + server.find("POST", "/_bulk")
+    assert bulk.query["refresh"] == "wait_for"
+    assert "compatible-with=8" in bulk.headers["Content-Type"]
+    assert len(fake.indexed) == len(records)
+    [preview] = server.find("POST", "/api/detection_engine/rules/preview")
+    assert preview.headers["kbn-xsrf"] == "true" and preview.headers["elastic-api-version"] == "2023-10-31"
+    body = preview.json()
+    assert "rule_id" not in body and "version" not in body
+    assert body["invocationCount"] >= 1 and body["timeframeEnd"] == live_elastic.iso_ms(now)
+    assert body["query"] == det.data["elastic"]["query"].replace("\n", " ").strip() or body["query"]
+    success = [r for r in records if r["eventName"] == "ConsoleLogin" and r["userIdentity"]["type"] == "Root"
+               and r["responseElements"]["ConsoleLogin"] == "Success"]
+    assert sorted(a["event_ids"][0] for a in alerts) == sorted(r["eventID"] for r in success)
+    assert {a["first_seen"] for a in alerts} == {r["eventTime"] for r in success}   # fixture time line
+    # the test's data and preview alerts are removed
+    assert server.find("DELETE", "/_data_stream/logs-aws.cloudtrail-awssignintest")
+    assert server.find("POST", "/.preview.alerts-security.alerts-default/_delete_by_query")
+
+
+def test_kibana_preview_with_run_errors_fails_the_test():
+    def route(req):
+        return 200, {"previewId": "p", "logs": [{"errors": ["verification_exception: Unknown column"], "warnings": []}]}
+
+    with FakeServer(route) as server:
+        with pytest.raises(live_elastic.ElasticError, match="Unknown column"):
+            live_elastic.KibanaClient(server.url, "Elasticpass1").preview({"type": "query"})
+
+
+def test_rule_import_checks_every_rule_was_accepted():
+    answers = [
+        (200, {"success": True, "success_count": 5, "rules_count": 5, "errors": []}),
+        (200, {"success": False, "success_count": 4, "rules_count": 5,
+               "errors": [{"rule_id": "r5", "error": {"status_code": 400, "message": "bad threshold"}}]}),
+    ]
+    with FakeServer(lambda req: answers.pop(0)) as server:
+        kibana = live_elastic.KibanaClient(server.url, "Elasticpass1")
+        kibana.import_rules('{"rule_id":"r1"}\n')
+        with pytest.raises(live_elastic.ElasticError, match="r5: bad threshold"):
+            kibana.import_rules('{"rule_id":"r5"}\n')
+    req = server.requests[0]
+    assert req.path == "/api/detection_engine/rules/_import" and req.query == {"overwrite": "true"}
+    assert b'name="file"; filename="rules.ndjson"' in req.body and b'{"rule_id":"r1"}' in req.body
+
+
+def test_kibana_readiness_waits_for_available():
+    levels = iter(["unavailable", "degraded", "available", "available"])
+    with FakeServer(lambda req: (200, {"status": {"overall": {"level": next(levels)}}})) as server:
+        live_elastic.KibanaClient(server.url, "Elasticpass1").wait_ready(timeout=60, pause=0)
+    assert len(server.requests) == 4 and server.requests[0].basic_auth() == "elastic:Elasticpass1"
+
+
+# ------------------------------------------------------------------------------------------------
+# The CLI without an engine
+# ------------------------------------------------------------------------------------------------
+
+def test_cli_says_plainly_that_no_engine_is_reachable(monkeypatch):
+    from click.testing import CliRunner
+
+    class Refused(object):
+        returncode = 1
+        stdout = b""
+        stderr = b"Cannot connect to the Docker daemon at unix:///var/run/docker.sock."
+
+    problem = docker_cli.engine_problem(run=lambda *a, **k: Refused())
+    assert problem.startswith("no Docker engine is reachable") and "Cannot connect" in problem
+    monkeypatch.setattr(docker_cli, "engine_problem", lambda: problem)
+    for args in (["up"], ["test"], ["down"], ["status"]):
+        result = CliRunner().invoke(docker_cli.docker, args)
+        assert result.exit_code == 2, (args, result.output)
+        assert "no Docker engine is reachable" in result.output
+
+
+def test_engine_probe_distinguishes_missing_cli_and_missing_compose():
+    def missing(*a, **k):
+        raise FileNotFoundError("docker")
+    assert docker_cli.engine_problem(run=missing) == "the docker command is not installed"
+
+    class Ok(object):
+        returncode, stdout, stderr = 0, b"28.2.2\n", b""
+
+    class NoCompose(object):
+        returncode, stdout, stderr = 1, b"", b"unknown command"
+
+    answers = iter([Ok(), NoCompose()])
+    assert "Compose v2" in docker_cli.engine_problem(run=lambda *a, **k: next(answers))
+    answers = iter([Ok(), Ok()])
+    assert docker_cli.engine_problem(run=lambda *a, **k: next(answers)) is None
+
+
+def test_compose_command_names_the_file_env_file_and_project():
+    cmd = docker_cli.compose_command(ROOT)
+    assert cmd == ["docker", "compose", "-f", str(ROOT / "docker" / "compose.yml"),
+                   "--env-file", str(ROOT / "docker" / ".env"), "-p", "awssignin-test"]
+
+
+def test_duplicate_deliveries_go_through_the_dedup_pipeline_the_rules_ask_for(detections):
+    pipeline = pytest.importorskip("harness.elastic.pipeline")
+    det = detections["root_console_login"]
+    records = _records("root_console_login/root_success.json")     # one event delivered by two trails
+
+    def alerts_for(body, indexed, preview_id):
+        return [_query_alert(doc_id, doc, preview_id) for doc_id, doc in indexed
+                if doc["event"]["action"] == "ConsoleLogin" and doc["event"]["outcome"] == "success"]
+
+    fake = FakeElastic(alerts_for)
+    with FakeServer(fake.route, ES_HEADERS) as server:
+        stack = _stack(server.url)
+        stack.wait_ready = lambda: None
+        runner = live_elastic.ElasticDockerRunner(stack, now=lambda: 1_800_000_000)
+        runner.setup(rules_ndjson=None)
+        alerts = runner.run(det, records)
+    [put] = server.find("PUT", "/_ingest/pipeline/%s" % pipeline.NAME)
+    assert put.json() == pipeline.dedup_pipeline()
+    [bulk] = server.find("PUT", "/_bulk") + server.find("POST", "/_bulk")
+    assert bulk.query["pipeline"] == pipeline.NAME
+    assert len(fake.indexed) == len(records) - 1                     # the second copy conflicted
+    assert [a["event_ids"] for a in alerts] == [["6e8f1510-200d-591f-b422-ff516fcfb619"]]
+
+
+def test_a_refused_document_is_an_error_even_with_the_pipeline():
+    def route(req):
+        return 200, {"errors": True, "items": [{"create": {"_id": "x", "status": 400, "error": {
+            "type": "document_parsing_exception", "reason": "failed to parse field [source.ip]"}}}]}
+
+    with FakeServer(route, ES_HEADERS) as server:
+        with pytest.raises(live_elastic.ElasticError, match="source.ip"):
+            _stack(server.url).index([{"event": {"id": "e"}}], pipeline="logs-aws.cloudtrail@custom")
