@@ -155,7 +155,7 @@ def live_runners(values, platforms, detections, package, rules, keep_data=False)
                 runner.setup(app_package="%s/%s" % (APP_MOUNT, Path(package).name), detections=detections)
             else:
                 runner = elastic_runner(values, keep_data)
-                runner.setup(rules_ndjson=Path(rules).read_text(encoding="utf-8"))
+                runner.setup(rules_path=Path(rules))
         except Exception as err:  # shown per test; the other platform still runs
             runner = _Broken(platform, redact("%s set-up failed: %s: %s" % (platform, type(err).__name__, err), values))
         runners[platform] = runner

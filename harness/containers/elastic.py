@@ -9,26 +9,30 @@ rules (``dist/elastic/rules.ndjson``) through the import API, which must accept 
 
 For each detection test:
 
-1. the fixture records are moved to the present (``timeshift``), mapped to the documents the AWS
-   integration indexes (``harness.elastic.ecs.to_ecs``) with ``event.ingested`` = the shifted event
-   time (the rules' ``timestamp_override``; a copied old value would hide the document), and
+1. the fixture records are moved into the recent past by a whole number of the rule's intervals
+   (``run_plan``): the local runner puts Kibana's runs at multiples of the interval since the epoch,
+   so the live runs then fall at the same places relative to the events. They are mapped to the
+   documents the AWS integration indexes (``harness.elastic.ecs.to_ecs``) with ``event.ingested`` =
+   the moved event time (the rules' ``timestamp_override``, set as the local runner sets it), and
    bulk-indexed with ``create`` operations (data streams accept no other) into
    ``logs-aws.cloudtrail-awssignintest`` with ``refresh=wait_for``;
 2. the detection's rule (``harness.elastic.rules.kibana_rule``, with the test's params) goes through
    the rule preview API: Kibana runs the real rule executor ``invocationCount`` times, ``interval``
-   apart, the last run at ``timeframeEnd``, enough runs for the windows to cover every document;
-   every run's ``logs[].errors`` must be empty;
+   apart, from the first run whose window reaches the oldest event to the last whose window holds
+   the newest (``timeframeEnd``); every run's ``logs[].errors`` must be empty;
 3. the preview's alerts are read from ``.preview.alerts-security.alerts-default`` by
-   ``kibana.alert.rule.uuid == previewId`` and turned into the alert schema:
+   ``kibana.alert.rule.uuid == previewId`` and read as the local runner reads Kibana's output:
    - query, single-event EQL and new_terms rules: one alert per source document; its eventID comes
      from ``kibana.alert.ancestors`` (the source document's ``_id``, known from the bulk response);
    - EQL sequences: the building-block alerts of one ``kibana.alert.group.id`` make one alert, in
-     ``kibana.alert.group.index`` order; the shell alert only links them;
+     ``kibana.alert.group.index`` order; the group is what the shell alert holds (the fields every
+     member shares);
    - threshold rules: Kibana reports the group (``threshold_result.terms``), the count and the time
      span (``threshold_result.from`` .. ``original_time``, the bucket's min and max time) but not the
      events. The events are those in the group and span that match the rule's query, which Kibana
      itself tells: the same query is previewed once as a ``query`` rule over all the data. The
-     number found must equal Kibana's count;
+     number found must equal Kibana's count. A bucket's alerts from successive runs are then merged
+     into bursts exactly as the local runner merges its simulated ones (``schedule.BurstMerger``);
 4. the test's data stream and preview alerts are deleted.
 
 The alerts' first_seen / last_seen are moved back to the fixture's time line.
@@ -72,16 +76,17 @@ def iso_ms(epoch):
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + ".%03dZ" % (ms % 1000)
 
 
-def ecs_documents(records, ingest_lag=0):
-    """The integration's documents for (already shifted) records, ``event.ingested`` = event time +
-    ``ingest_lag`` seconds, and ``data_stream.namespace`` the test stream's (as Fleet would set it)."""
+def ecs_documents(records):
+    """The integration's documents for (already shifted) records, with ``event.ingested`` = the event
+    time (as the local runner assumes: indexed as they occur) and ``data_stream.namespace`` the test
+    stream's (as Fleet would set it)."""
     from ..elastic.ecs import to_ecs
 
     docs = []
     for i, record in enumerate(records):
         epoch = timeshift.event_epoch(record, i)
         try:
-            doc = to_ecs(record, ingested=iso_ms(epoch + ingest_lag))
+            doc = to_ecs(record, ingested=iso_ms(epoch))
         except ValueError as err:
             raise ElasticError("record %d: %s" % (i, err))
         doc.setdefault("data_stream", {})["namespace"] = NAMESPACE
@@ -121,9 +126,35 @@ def _seconds(duration_text, what):
         raise ElasticError("rule %s: %s" % (what, err))
 
 
-def preview_plan(rule, oldest, now):
-    """``(invocationCount, timeframeEnd)``: runs ``interval`` apart, the last at ``now``, the first
-    early enough that its look-back (``from``) reaches ``oldest`` (a time on the rule's time field)."""
+class RunPlan(object):
+    """Where a test's data and Kibana's simulated runs go on the present time line.
+
+    The local runner (harness/elastic/schedule.py) puts a rule's runs at multiples of its interval
+    since the epoch on the fixture's own time line. Moving the fixture by a whole number of
+    intervals keeps the runs at the same places relative to the events, so the live preview runs
+    where the local simulation runs: from the first run whose window reaches the oldest event to the
+    last run whose window still holds the newest, ``interval`` apart (``to - from`` = look-back, both
+    ends inclusive). The data is moved so that this last run is ``minutes_ago`` before now.
+    """
+
+    def __init__(self, delta, first_run, last_run, interval, lookback):
+        self.delta = delta
+        self.first_run = first_run
+        self.last_run = last_run
+        self.interval = interval
+        self.lookback = lookback
+
+    @property
+    def invocations(self):
+        return int(round((self.last_run - self.first_run) / float(self.interval))) + 1
+
+    @property
+    def timeframe_end(self):
+        return iso_ms(self.last_run)
+
+
+def rule_schedule(rule):
+    """(interval, look-back) of a rule in seconds; only ``to: now`` rules, and no gaps between runs."""
     if rule.get("to", "now") != "now":
         raise ElasticError("rule to=%r: only rules that search up to now are supported" % rule.get("to"))
     interval = _seconds(rule.get("interval", "5m"), "interval")
@@ -131,23 +162,35 @@ def preview_plan(rule, oldest, now):
     if lookback < interval:
         raise ElasticError("rule from=%s looks back less than its interval %s: runs would leave gaps"
                            % (rule.get("from"), rule.get("interval")))
-    span = now - oldest
-    count = 1 if span <= lookback else int(math.ceil((span - lookback) / float(interval))) + 1
-    if count > MAX_INVOCATIONS:
+    return interval, lookback
+
+
+def run_plan(rule, oldest, newest, now, minutes_ago=2):
+    """The RunPlan for fixture events spanning [oldest, newest] (epoch seconds on the fixture's
+    time line, on the rule's time field)."""
+    interval, lookback = rule_schedule(rule)
+    latest_end = now - minutes_ago * 60
+    # the last run (a multiple of the interval at most newest + lookback) must be in the past
+    delta = int(math.floor((latest_end - lookback - newest) / interval)) * interval
+    first = int(math.ceil((oldest + delta) / float(interval))) * interval
+    last = int(math.floor((newest + delta + lookback) / float(interval))) * interval
+    plan = RunPlan(delta, first, last, interval, lookback)
+    if plan.invocations > MAX_INVOCATIONS:
         raise ElasticError("the fixture spans %ds: a preview would need %d runs of %s (Kibana allows a "
-                           "preview 60 s; the harness stops at %d)" % (span, count, rule.get("interval"), MAX_INVOCATIONS))
-    return count, iso_ms(now)
+                           "preview 60 s; the harness stops at %d)" % (newest - oldest, plan.invocations,
+                                                                      rule.get("interval"), MAX_INVOCATIONS))
+    return plan
 
 
-def matching_query_body(rule, oldest, now):
-    """A ``query`` rule with the same KQL, index and time field as a threshold ``rule``, looking back
-    over all the data in one run: Kibana's answer to "which documents match the query"."""
+def matching_query_body(rule, oldest, end):
+    """A ``query`` rule with the same KQL, index and time field as a threshold ``rule``, one run at
+    ``end`` looking back past ``oldest``: Kibana's answer to "which documents match the query"."""
     body = dict((k, copy.deepcopy(v)) for k, v in rule.items()
                 if k not in PREVIEW_STRIP and k not in ("threshold", "type", "from", "interval", "max_signals"))
-    lookback = int(math.ceil(now - oldest)) + 120
+    lookback = int(math.ceil(end - oldest)) + 120
     body.update({"type": "query", "from": "now-%ds" % lookback, "interval": "5m",
                  "max_signals": MATCH_MAX_SIGNALS})
-    return preview_body(body, 1, iso_ms(now))
+    return preview_body(body, 1, iso_ms(end))
 
 
 def get_field(doc, name):
@@ -223,34 +266,30 @@ class IndexedData(object):
         return parse_time(value)
 
 
-def _sort_events(data, doc_ids):
-    return sorted(doc_ids, key=lambda i: (data.time_of(i, "@timestamp"), data.event_id(i)))
-
-
-def convert_alerts(detection, hits, data, matched_ids=None):
-    """Preview alert documents (``_source``s) -> the alert schema.
+def convert_alerts(detection, hits, data, matched_ids=None, params=None):
+    """Preview alert documents (``_source``s) -> the alert schema, read the way the local runner
+    (harness/elastic/runner.py) reads what Kibana writes, so the two can be compared.
 
     ``data``: the test's IndexedData; ``matched_ids``: for a threshold rule, the ``_id``s of the
-    documents its query matches (``matching_query_body`` preview). Raises ElasticError when an alert
+    documents its query matches (``matching_query_body`` preview); ``params``: the test's overrides
+    (the window decides which threshold alerts make one burst). Raises ElasticError when an alert
     cannot be explained by the indexed documents.
     """
     kind = detection.data["elastic"]["type"]
-    alerts = []
     if kind == "threshold":
         if matched_ids is None:
             raise ElasticError("%s: a threshold rule's alerts need the documents its query matches" % detection.id)
-        for hit in hits:
-            alerts.append(_threshold_alert(detection, hit, data, matched_ids))
-        return alerts
-    groups = {}
-    singles = []
+        return _threshold_bursts(detection, hits, data, matched_ids, params)
+    groups, shells, singles = {}, {}, []
     for hit in hits:
         group_id = get_field(hit, "kibana.alert.group.id")
         if group_id is None:
             singles.append(hit)
         elif get_field(hit, "kibana.alert.group.index") is not None:
             groups.setdefault(group_id, []).append(hit)
-        # else: a sequence's shell alert, which only links its building blocks
+        else:
+            shells[group_id] = hit      # a sequence's shell alert: links its building blocks
+    alerts = []
     for hit in singles:
         ids = source_ids(hit)
         if len(ids) != 1:
@@ -267,16 +306,25 @@ def convert_alerts(detection, hits, data, matched_ids=None):
             doc_ids.extend(source_ids(block))
         if not doc_ids:
             raise ElasticError("%s: sequence %s has no source documents" % (detection.id, group_id))
-        last_block, last_doc = blocks[-1], data.doc(doc_ids[-1])
-        group = _group(detection, lambda f: _first_present(get_field(last_block, f), get_field(last_doc, f)))
+        members = [data.doc(i) for i in doc_ids]
+        shell = shells.get(group_id)
+        if shell is not None:
+            # Kibana's shell alert holds the fields every member shares: a differing field is absent
+            group = _group(detection, lambda f: get_field(shell, f))
+        else:
+            group = _group(detection, lambda f: _shared([get_field(m, f) for m in members]))
         times = [data.time_of(i, "@timestamp") for i in doc_ids]
         event_ids = []
         for i in doc_ids:
             eid = data.event_id(i)
             if eid not in event_ids:
                 event_ids.append(eid)
-        alerts.append(_alert(detection, group, event_ids, min(times), max(times)))
+        alerts.append(_alert(detection, group, event_ids, min(times), max(times), count=len(doc_ids)))
     return alerts
+
+
+def _shared(values):
+    return values[0] if values and all(v == values[0] for v in values) else None
 
 
 def _first_present(*values):
@@ -286,7 +334,47 @@ def _first_present(*values):
     return None
 
 
-def _threshold_alert(detection, hit, data, matched_ids):
+def _threshold_bursts(detection, hits, data, matched_ids, params):
+    """Kibana writes one threshold alert per bucket per run; the local runner merges the alerts of a
+    bucket whose documents are within the window into one burst (harness/elastic/schedule.py
+    BurstMerger). The same merge, on what Kibana really counted."""
+    from ..elastic.rules import effective_logic
+    from ..elastic.schedule import BurstMerger
+
+    window = parse_duration(effective_logic(detection, params)["window"])
+    run_alerts = [_threshold_run_alert(detection, hit, data, matched_ids) for hit in hits]
+    run_alerts.sort(key=lambda a: (a.first, a.run_time))
+    merger = BurstMerger(window)
+    bursts = []
+    for run_alert in run_alerts:
+        bursts.extend(merger.add(run_alert))
+    bursts.extend(merger.finish())
+    names = detection.data["logic"]["group_by"]
+    alerts = []
+    for burst in sorted(bursts, key=lambda b: (b.first, b.key)):
+        event_ids = []
+        for d in burst.docs:
+            if d.event_id not in event_ids:
+                event_ids.append(d.event_id)
+        group = dict(zip(names, burst.key))
+        alerts.append(_alert(detection, group, event_ids, burst.first, burst.last, count=len(burst.docs)))
+    return alerts
+
+
+class _Counted(object):
+    """A document a threshold run counted, as schedule.Burst orders them."""
+    __slots__ = ("ts", "event_id")
+
+    def __init__(self, ts, event_id):
+        self.ts = ts
+        self.event_id = event_id
+
+
+def _threshold_run_alert(detection, hit, data, matched_ids):
+    """One Kibana threshold alert as a schedule.RunAlert: its bucket and the documents it counted
+    (those of its group, in [threshold_result.from, original_time], that the rule's query matches)."""
+    from ..elastic.schedule import RunAlert
+
     result = get_field(hit, "kibana.alert.threshold_result") or {}
     terms = get_field(hit, "kibana.alert.threshold_result.terms") or result.get("terms") or []
     if isinstance(terms, dict):
@@ -301,32 +389,23 @@ def _threshold_alert(detection, hit, data, matched_ids):
         raise ElasticError("%s: a threshold alert without count / from / original_time: %r" % (detection.id, hit))
     start, end = parse_time(start), parse_time(end)
     fields = detection.data["elastic"]["group_fields"]
-    group = {}
-    for name in detection.data["logic"]["group_by"]:
-        value = by_field.get(fields[name])
-        group[name] = None if value is None else str(value)
+    names = detection.data["logic"]["group_by"]
+    key = tuple(_as_text(by_field.get(fields[n])) for n in names)
     members = []
-    for doc_id in matched_ids:
+    for doc_id in sorted(matched_ids):
         if doc_id not in data.by_id:
             continue
         doc = data.by_id[doc_id]
-        if any(_as_text(get_field(doc, fields[n])) != group[n] for n in group):
+        if tuple(_as_text(get_field(doc, fields[n])) for n in names) != key:
             continue
         t = data.time_of(doc_id)
-        # Elasticsearch keeps dates to the millisecond
-        if start - 0.0005 <= t <= end + 0.0005:
-            members.append(doc_id)
-    members = _sort_events(data, members)
-    # Kibana counts documents: a record delivered twice (same eventID) is two documents to it
+        if start - 0.0005 <= t <= end + 0.0005:     # Elasticsearch keeps dates to the millisecond
+            members.append(_Counted(t, data.event_id(doc_id)))
     if len(members) != int(count):
         raise ElasticError("%s: Kibana counted %s events for %s between %s and %s, the documents show %d"
-                           % (detection.id, count, group, iso_ms(start), iso_ms(end), len(members)))
-    unique = []
-    for eid in (data.event_id(i) for i in members):
-        if eid not in unique:
-            unique.append(eid)
-    times = [data.time_of(i, "@timestamp") for i in members]
-    return _alert(detection, group, unique, min(times), max(times), count=int(count))
+                           % (detection.id, count, dict(zip(names, key)), iso_ms(start), iso_ms(end), len(members)))
+    members.sort(key=lambda d: (d.ts, d.event_id or ""))
+    return RunAlert(end, key, members)
 
 
 def _as_text(value):
@@ -454,6 +533,25 @@ class ElasticStack(object):
 
         self.es.indices.put_index_template(name=TEMPLATE_NAME, body=index_template())
 
+    def deploy(self, rules_path):
+        """Import a rules NDJSON file through the project's deploy (harness.elastic.deploy), the code
+        users run; without it, through the same import request made here."""
+        try:
+            from ..elastic.deploy import ENV_PASSWORD, ENV_USERNAME, DeployError, deploy_rules
+        except ImportError:
+            with open(str(rules_path), "r", encoding="utf-8") as handle:
+                return self.kibana.import_rules(handle.read())
+        username, password = self.kibana.session.auth
+        try:
+            result = deploy_rules(self.kibana.url, rules_path,
+                                  environ={ENV_USERNAME: username, ENV_PASSWORD: password})
+        except DeployError as err:
+            raise ElasticError("rule import: %s" % err)
+        if not result.ok:
+            problems = ["%s (%s): %s" % (r.name, r.rule_id, r.message) for r in result.failed]
+            raise ElasticError("Kibana did not accept every rule: %s" % "; ".join(problems + list(result.other_errors)))
+        return result
+
     def put_pipeline(self):
         """Install the project's de-duplicating ingest pipeline (what the rules' setup tells users
         to install); returns its name, or None when this checkout has no such pipeline."""
@@ -513,60 +611,56 @@ class ElasticDockerRunner(object):
 
     platform = "elastic"
 
-    def __init__(self, stack, minutes_ago=2, ingest_lag=0, now=time.time, keep_data=False):
+    def __init__(self, stack, minutes_ago=2, now=time.time, keep_data=False):
         self.stack = stack
         self.minutes_ago = minutes_ago
-        self.ingest_lag = ingest_lag
         self.now = now
         self.keep_data = keep_data
         self.ready = False
         self.pipeline = None
 
-    def setup(self, rules_ndjson=None):
+    def setup(self, rules_path=None):
+        """Wait for the stack, install the template and the de-dup pipeline, and import the rules
+        file ``rules_path`` as ``awssignin deploy elastic`` does (every rule must be accepted)."""
         self.stack.wait_ready()
         self.stack.put_template()
         self.pipeline = self.stack.put_pipeline()
-        if rules_ndjson is not None:
-            self.stack.kibana.import_rules(rules_ndjson)
+        if rules_path is not None:
+            self.stack.deploy(rules_path)
         self.ready = True
 
     def run(self, detection, records, params=None):
         from ..elastic.rules import kibana_rule
 
-        if self.ingest_lag >= self.minutes_ago * 60:
-            raise ElasticError("ingest_lag (%ss) must be less than minutes_ago (%sm): documents would be "
-                               "ingested in the future" % (self.ingest_lag, self.minutes_ago))
         if not self.ready:
             self.setup()
         rule = kibana_rule(detection, params)
-        shifted, delta = timeshift.shift_records(records, self.now(), self.minutes_ago)
-        docs = ecs_documents(shifted, self.ingest_lag)
+        oldest, newest = timeshift.time_range(records)   # event.ingested = event time (as locally)
+        plan = run_plan(rule, oldest, newest, self.now(), self.minutes_ago)
+        shifted = [timeshift.shift_record(r, plan.delta) for r in records]
+        docs = ecs_documents(shifted)
         self.stack.delete_stream()
         previews = []
         try:
             ids = self.stack.index(docs, pipeline=self.pipeline)
-            time_field = rule.get("timestamp_override") or "@timestamp"
-            data = IndexedData(ids, docs, time_field)
-            oldest = min(data.time_of(i) for i in ids)
-            now = self.now()
-            count, end = preview_plan(rule, oldest, now)
-            preview_id = self.stack.kibana.preview(preview_body(rule, count, end))
+            data = IndexedData(ids, docs, rule.get("timestamp_override") or "@timestamp")
+            preview_id = self.stack.kibana.preview(preview_body(rule, plan.invocations, plan.timeframe_end))
             previews.append(preview_id)
             hits = self.stack.preview_alerts(preview_id)
             matched = None
             if rule["type"] == "threshold":
-                match_id = self.stack.kibana.preview(matching_query_body(rule, oldest, now))
+                match_id = self.stack.kibana.preview(matching_query_body(rule, oldest + plan.delta, plan.last_run))
                 previews.append(match_id)
                 matched = set()
                 for hit in self.stack.preview_alerts(match_id):
                     matched.update(source_ids(hit))
-            alerts = convert_alerts(detection, hits, data, matched)
+            alerts = convert_alerts(detection, hits, data, matched, params)
         finally:
             if not self.keep_data:
                 self.stack.delete_stream()
                 for p in previews:
                     self.stack.delete_preview_alerts(p)
-        return [unshift_alert(a, delta) for a in alerts]
+        return [unshift_alert(a, plan.delta) for a in alerts]
 
     def close(self):
         self.ready = False

@@ -643,17 +643,36 @@ def test_preview_body_strips_stored_rule_identity(detections):
     assert dict((k, v) for k, v in body.items() if k in kept) == kept
 
 
-def test_preview_plan_covers_the_oldest_document():
-    rule = {"interval": "5m", "from": "now-6m", "to": "now"}
+def test_run_plan_puts_kibana_runs_where_the_local_simulation_puts_them(detections):
+    from harness.elastic.rules import kibana_rule
+    from harness.elastic.schedule import Schedule
+    rule = kibana_rule(detections["root_console_brute_force"])     # every 1m, looking back 15m
+    interval, lookback = live_elastic.rule_schedule(rule)
+    assert (interval, lookback) == (60, 900)
+    records = _records("root_console_brute_force/two_bursts_two_accounts.json")
+    oldest, newest = timeshift.time_range(records)
+    now = 1_800_000_123.4
+    plan = live_elastic.run_plan(rule, oldest, newest, now, minutes_ago=2)
+    # moved by whole intervals: the runs keep their places relative to the events (epoch-anchored)
+    assert plan.delta % interval == 0
+    local = Schedule.of_rule(rule)
+    assert plan.first_run - plan.delta == local.run_at_or_after(oldest)
+    assert plan.last_run - plan.delta == max(t for t in range(int(newest), int(newest + lookback) + 1) if t % interval == 0)
+    # the first run's window reaches the oldest event, the last still holds the newest, all in the past
+    assert plan.first_run - lookback <= oldest + plan.delta <= plan.first_run
+    assert plan.last_run - lookback <= newest + plan.delta <= plan.last_run <= now - 120
+    assert plan.invocations == (plan.last_run - plan.first_run) // interval + 1
+    assert plan.timeframe_end == live_elastic.iso_ms(plan.last_run)
+
+
+def test_run_plan_refuses_what_a_preview_cannot_do():
     now = 1_800_000_000
-    assert live_elastic.preview_plan(rule, now - 300, now) == (1, live_elastic.iso_ms(now))
-    # 40 minutes of data: the first of N runs 5 minutes apart must look back to the oldest event
-    count, _ = live_elastic.preview_plan(rule, now - 2400, now)
-    assert now - (count - 1) * 300 - 360 <= now - 2400 < now - (count - 2) * 300 - 360
     with pytest.raises(live_elastic.ElasticError, match="runs"):
-        live_elastic.preview_plan({"interval": "1m", "from": "now-2m"}, now - 86400 * 2, now)
+        live_elastic.run_plan({"interval": "1m", "from": "now-2m"}, now - 86400 * 2, now - 3600, now)
     with pytest.raises(live_elastic.ElasticError, match="gaps"):
-        live_elastic.preview_plan({"interval": "10m", "from": "now-5m"}, now - 60, now)
+        live_elastic.run_plan({"interval": "10m", "from": "now-5m"}, now - 60, now - 60, now)
+    with pytest.raises(live_elastic.ElasticError, match="up to now"):
+        live_elastic.run_plan({"interval": "5m", "from": "now-6m", "to": "now-1m"}, now, now, now)
 
 
 def test_matching_query_is_the_threshold_rule_as_a_query_over_all_data(detections):
@@ -698,38 +717,69 @@ def test_query_alerts_become_one_alert_per_source_document(detections):
 def test_sequence_building_blocks_make_one_alert_per_group(detections):
     det = detections["root_console_login"]           # any detection: the conversion keys on group.id
     data, ids, docs = _indexed(_records("root_console_brute_force/burst_two_sources.json"))
-    shell = {"kibana.alert.rule.uuid": "p", "kibana.alert.group.id": "g1"}
     blocks = []
     for n, i in enumerate([2, 0, 1]):
         block = _query_alert(ids[i], docs[i])
         block.update({"kibana.alert.group.id": "g1", "kibana.alert.group.index": n,
                       "kibana.alert.building_block_type": "default"})
         blocks.append(block)
-    det_groups = dict(det.data["elastic"]["group_fields"])
+    # the shell holds only what all members share: the account, not the (differing) source address
+    shell = {"kibana.alert.rule.uuid": "p", "kibana.alert.group.id": "g1", "cloud": {"account": {"id": "111122223333"}}}
+    assert len({docs[i]["source"]["address"] for i in (0, 1, 2)}) > 1
     [alert] = live_elastic.convert_alerts(det, [shell] + blocks[::-1], data)
     assert alert["event_ids"] == [docs[i]["event"]["id"] for i in (2, 0, 1)]
-    assert alert["group"]["account_id"] == docs[1]["cloud"]["account"]["id"]
-    assert alert["group"]["source_ip"] == docs[1]["source"]["address"] and det_groups
+    assert alert["group"] == {"account_id": "111122223333", "source_ip": None} and alert["count"] == 3
+    # without the shell, the same rule from the members themselves
+    [again] = live_elastic.convert_alerts(det, blocks, data)
+    assert again["group"] == alert["group"]
+
+
+def _threshold_alert(data, doc_ids, account="111122223333"):
+    counted = sorted(doc_ids, key=lambda i: data.time_of(i))
+    return {"kibana.alert.rule.uuid": "p",
+            "kibana.alert.original_time": data.by_id[counted[-1]]["event"]["ingested"],
+            "kibana.alert.threshold_result": {"terms": [{"field": "cloud.account.id", "value": account}],
+                                              "count": len(counted),
+                                              "from": data.by_id[counted[0]]["event"]["ingested"]},
+            "cloud": {"account": {"id": account}}}
 
 
 def test_threshold_alert_events_are_the_matching_documents_of_its_group_and_span(detections):
     det = detections["root_console_brute_force"]
-    records = _records("root_console_brute_force/burst_two_sources.json")
-    data, ids, docs = _indexed(records)
-    failures = [i for i, d in zip(ids, docs) if d["event"]["outcome"] == "failure"]
-    span = sorted(failures, key=lambda i: data.time_of(i))[:5]
-    alert = {"kibana.alert.rule.uuid": "p", "kibana.alert.original_time": data.by_id[span[-1]]["event"]["ingested"],
-             "kibana.alert.threshold_result": {"terms": [{"field": "cloud.account.id", "value": "111122223333"}],
-                                               "count": 5, "from": data.by_id[span[0]]["event"]["ingested"]},
-             "cloud": {"account": {"id": "111122223333"}}}
+    data, ids, docs = _indexed(_records("root_console_brute_force/burst_two_sources.json"))
+    failures = sorted((i for i, d in zip(ids, docs) if d["event"]["outcome"] == "failure"), key=lambda i: data.time_of(i))
+    alert = _threshold_alert(data, failures[:5])
     [out] = live_elastic.convert_alerts(det, [alert], data, matched_ids=set(failures))
     assert out["group"] == {"account_id": "111122223333"} and out["count"] == 5
-    assert out["event_ids"] == [data.event_id(i) for i in span]
+    assert out["event_ids"] == [data.event_id(i) for i in failures[:5]]
+    alert["kibana.alert.threshold_result"]["count"] = 6
     with pytest.raises(live_elastic.ElasticError, match="counted 6"):
-        alert["kibana.alert.threshold_result"]["count"] = 6
         live_elastic.convert_alerts(det, [alert], data, matched_ids=set(failures))
     with pytest.raises(live_elastic.ElasticError, match="query matches"):
         live_elastic.convert_alerts(det, [alert], data)
+
+
+def test_threshold_alerts_of_successive_runs_merge_into_bursts_like_the_local_runner(detections):
+    det = detections["root_console_brute_force"]          # window 15m
+    records = _records("root_console_brute_force/two_bursts_two_accounts.json")
+    data, ids, docs = _indexed(records)
+    failures = sorted((i for i, d in zip(ids, docs) if d["event"]["outcome"] == "failure"),
+                      key=lambda i: data.time_of(i))
+    mine = [i for i in failures if data.by_id[i]["cloud"]["account"]["id"] == "111122223333"]
+    other = [i for i in failures if i not in mine]
+    # split the first account's failures where they are more than 15 minutes apart: two bursts
+    gaps = [n for n in range(1, len(mine)) if data.time_of(mine[n]) - data.time_of(mine[n - 1]) > 900]
+    assert len(gaps) == 1
+    first, second = mine[:gaps[0]], mine[gaps[0]:]
+    assert len(first) >= 6
+    # Kibana alerted twice within the first burst (5 documents, then more after the signal history)
+    hits = [_threshold_alert(data, first[:5]), _threshold_alert(data, first[5:]),
+            _threshold_alert(data, second), _threshold_alert(data, other, "444455556666")]
+    out = live_elastic.convert_alerts(det, hits, data, matched_ids=set(failures))
+    got = sorted((a["group"]["account_id"], a["event_ids"]) for a in out)
+    assert got == sorted([("111122223333", [data.event_id(i) for i in first]),
+                          ("111122223333", [data.event_id(i) for i in second]),
+                          ("444455556666", [data.event_id(i) for i in other])])
 
 
 def test_preview_errors_are_collected():
@@ -753,6 +803,8 @@ class FakeElastic(object):
         self.alerts_for = alerts_for        # (preview body, indexed docs with _ids) -> alert sources
         self.indexed = []
         self.previews = {}
+        self.imports = []
+        self.import_answer = {"success": True, "success_count": 5, "rules_count": 5, "errors": []}
 
     def route(self, req):
         if req.path == "/_bulk":
@@ -773,6 +825,9 @@ class FakeElastic(object):
             return 200, {"errors": False, "items": items}
         if req.path.startswith("/_ingest/pipeline/"):
             return 200, {"acknowledged": True}
+        if req.path == "/api/detection_engine/rules/_import":
+            self.imports.append(req)
+            return 200, self.import_answer
         if req.path == "/api/detection_engine/rules/preview":
             preview_id = "preview-%d" % (len(self.previews) + 1)
             self.previews[preview_id] = req.json()
@@ -834,8 +889,13 @@ def test_elastic_runner_indexes_previews_and_reads_the_alerts(detections):
     assert preview.headers["kbn-xsrf"] == "true" and preview.headers["elastic-api-version"] == "2023-10-31"
     body = preview.json()
     assert "rule_id" not in body and "version" not in body
-    assert body["invocationCount"] >= 1 and body["timeframeEnd"] == live_elastic.iso_ms(now)
-    assert body["query"] == det.data["elastic"]["query"].replace("\n", " ").strip() or body["query"]
+    from harness.elastic.rules import kibana_rule
+    rule = kibana_rule(det)
+    plan = live_elastic.run_plan(rule, *timeshift.time_range(records), now=now)
+    assert (body["invocationCount"], body["timeframeEnd"]) == (plan.invocations, plan.timeframe_end)
+    assert body["query"] == rule["query"] and body["timestamp_override"] == "event.ingested"
+    # the documents were moved by the plan's whole intervals
+    assert fake.indexed[0][1]["@timestamp"] == live_elastic.iso_ms(timeshift.event_epoch(records[0]) + plan.delta)
     success = [r for r in records if r["eventName"] == "ConsoleLogin" and r["userIdentity"]["type"] == "Root"
                and r["responseElements"]["ConsoleLogin"] == "Success"]
     assert sorted(a["event_ids"][0] for a in alerts) == sorted(r["eventID"] for r in success)
@@ -935,7 +995,7 @@ def test_duplicate_deliveries_go_through_the_dedup_pipeline_the_rules_ask_for(de
         stack = _stack(server.url)
         stack.wait_ready = lambda: None
         runner = live_elastic.ElasticDockerRunner(stack, now=lambda: 1_800_000_000)
-        runner.setup(rules_ndjson=None)
+        runner.setup(rules_path=None)
         alerts = runner.run(det, records)
     [put] = server.find("PUT", "/_ingest/pipeline/%s" % pipeline.NAME)
     assert put.json() == pipeline.dedup_pipeline()
@@ -953,3 +1013,24 @@ def test_a_refused_document_is_an_error_even_with_the_pipeline():
     with FakeServer(route, ES_HEADERS) as server:
         with pytest.raises(live_elastic.ElasticError, match="source.ip"):
             _stack(server.url).index([{"event": {"id": "e"}}], pipeline="logs-aws.cloudtrail@custom")
+
+
+def test_setup_installs_template_and_pipeline_and_imports_the_rules_like_deploy(tmp_path, detections):
+    pytest.importorskip("harness.elastic.deploy")
+    from harness.elastic.mapping import TEMPLATE_NAME
+    from harness.elastic.rules import rules_ndjson
+    rules = tmp_path / "rules.ndjson"
+    rules.write_text(rules_ndjson(list(detections.values())), encoding="utf-8")
+    fake = FakeElastic(None)
+    with FakeServer(fake.route, ES_HEADERS) as server:
+        stack = _stack(server.url)
+        stack.wait_ready = lambda: None
+        live_elastic.ElasticDockerRunner(stack).setup(rules_path=rules)
+        fake.import_answer = {"success": False, "success_count": 4, "rules_count": 5,
+                              "errors": [{"rule_id": "x", "error": {"status_code": 400, "message": "bad query"}}]}
+        with pytest.raises(live_elastic.ElasticError, match="bad query"):
+            live_elastic.ElasticDockerRunner(stack).setup(rules_path=rules)
+    assert server.find("PUT", "/_index_template/%s" % TEMPLATE_NAME)
+    first = fake.imports[0]
+    assert first.query == {"overwrite": "true"} and first.basic_auth() == "elastic:Elasticpass1"
+    assert first.headers["kbn-xsrf"] == "true" and rules.read_bytes() in first.body
