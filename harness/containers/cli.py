@@ -234,7 +234,8 @@ def up(build, timeout):
               help="Rebuild dist/ first; the runners reinstall the app and re-import the rules from it.")
 @click.option("--junit", type=click.Path(dir_okay=False, writable=True), help="Also write a JUnit XML report.")
 @click.option("--keep-data", is_flag=True, help="Leave the test index / data stream and preview alerts in place.")
-def test_cmd(ids, platform, build, junit, keep_data):
+@click.option("-v", "--verbose", is_flag=True, help="Show the alerts of passing tests too.")
+def test_cmd(ids, platform, build, junit, keep_data, verbose):
     """Run the detections' tests (all, or IDS) on the running stack and print what fired where."""
     _require_engine()
     layout = _layout()
@@ -249,12 +250,10 @@ def test_cmd(ids, platform, build, junit, keep_data):
     platforms = ["splunk", "elastic"] if platform == "all" else [platform]
     from rich.console import Console
     from ..testing import write_junit
-    try:
-        from ..cli import _outcome_table  # the table `awssignin test` prints
-    except ImportError:
-        _outcome_table = _plain_table
-
-    console = Console()
+    from .. import cli as main_cli
+    # the table `awssignin test` prints, on the same console
+    outcome_table = getattr(main_cli, "_outcome_table", _plain_table)
+    console = getattr(main_cli, "_wide_console", Console)()
     start = time.perf_counter()
     console.print("setting up %s (waits for the containers, installs the app / imports the rules)..."
                   % " and ".join(platforms), highlight=False)
@@ -268,7 +267,7 @@ def test_cmd(ids, platform, build, junit, keep_data):
             except Exception as err:
                 console.print("warning: %s clean-up failed: %s" % (runner.platform, secrets.redact(str(err), values)),
                               highlight=False, markup=False)
-    _outcome_table(console, outcomes, False)
+    outcome_table(console, outcomes, verbose)
     if junit:
         write_junit(outcomes, junit)
     failed = [o for o in outcomes if o.status != "pass"]
