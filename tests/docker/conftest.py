@@ -10,6 +10,7 @@ up on a running, healthy stack returns at once).
 """
 
 import os
+import warnings
 from pathlib import Path
 
 import pytest
@@ -94,4 +95,7 @@ def live_runners(live_stack, layout):
     runners = docker_cli.live_runners(values, ["splunk", "elastic"], load_all(layout.detections), package, rules)
     yield runners
     for runner in runners.values():
-        runner.close()
+        try:
+            runner.close()
+        except Exception as err:  # clean-up trouble must not turn passed tests into errors
+            warnings.warn("%s clean-up failed: %s" % (runner.platform, secrets.redact(str(err), live_stack[0])))
