@@ -89,6 +89,7 @@ class FakeServer(object):
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True     # headers and body go out at once (no delayed-ACK stall)
 
             def _serve(self):
                 length = int(self.headers.get("Content-Length") or 0)
@@ -1074,3 +1075,78 @@ def test_docker_test_prints_the_local_table_and_fails_on_a_mismatch(monkeypatch,
     assert "%d passed, %d failed" % (2 * len(tests) - len(firing), len(firing)) in result.output
     assert "FAIL elastic: root_console_login" in result.output and "PASS" in result.output
     assert "expected:" in result.output and "no alert" in result.output
+
+
+class SplunkBackedByLocalRunner(object):
+    """A fake splunkd whose searches are evaluated by the local Splunk runner over the events HEC
+    received: the live runner's plumbing (shift, HEC, scoping, parameters, rows, unshift) must then
+    give exactly the local runner's alerts."""
+
+    def __init__(self, detections):
+        from harness.splunk.appbuild import saved_search_text, stanza_name
+        from harness.splunk.runner import SplunkLocalRunner
+        self.local = SplunkLocalRunner(Layout(ROOT))
+        self.by_stanza = dict((stanza_name(d), saved_search_text(d)) for d in detections.values())
+        self.detections = detections
+        self.events = {}
+        self.searches = []
+
+    def route(self, req):
+        if req.path == "/services/collector/event":
+            for line in req.body.decode().splitlines():
+                event = json.loads(line)
+                self.events.setdefault(event["source"], []).append(event)
+            return 200, {"text": "Success", "code": 0}
+        if req.path.startswith("/servicesNS/nobody/awssignin/saved/searches/"):
+            return 200, {"entry": [{"content": {"search": self.by_stanza[req.path.rsplit("/", 1)[1]]}}]}
+        if req.path.endswith("/search/v2/jobs") and req.method == "POST":
+            self.searches.append(req.form())
+            return 201, {"sid": "sid%d" % len(self.searches)}
+        m = re.match(r"^/servicesNS/admin/awssignin/search/v2/jobs/sid(\d+)(/results)?$", req.path)
+        if not m.group(2):
+            return 200, {"entry": [{"content": {"isDone": True, "messages": []}}]}
+        form = self.searches[int(m.group(1)) - 1]
+        source = re.search(r'source="([^"]+)"', form["search"]).group(1)
+        events = [e for e in self.events[source]
+                  if float(form["earliest_time"]) <= e["time"] < float(form["latest_time"])]
+        if "| stats count" in form["search"]:
+            return 200, {"results": [{"count": str(len(events))}]}
+        stage = re.search(r"\| awssignin ([^|]*)", form["search"]).group(1).split()
+        args = dict(a.split("=", 1) for a in stage)
+        det = self.detections[args.pop("detection")]
+        alerts = self.local.run(det, [e["event"] for e in events], args or None)
+        return 200, {"results": [_as_splunk_row(a) for a in alerts]}
+
+
+def _as_splunk_row(alert):
+    """An alert as splunkd's JSON results carry the command's row: strings, lists only for 2+ values."""
+    row = {}
+    for key, value in alert.items():
+        if key == "group":
+            row[key] = json.dumps(value, separators=(",", ":"))
+        elif isinstance(value, list):
+            value = [str(v) for v in value]
+            row[key] = value if len(value) > 1 else value[0]
+        else:
+            row[key] = str(value)
+    return row
+
+
+@pytest.mark.skipif(not (ROOT / "addon" / "lib" / "splunklib").is_dir(), reason="splunklib is not vendored")
+def test_live_splunk_plumbing_changes_nothing_the_local_runner_decides(detections):
+    from harness.splunk.runner import SplunkLocalRunner
+    from harness.testing import fixture_records, planned
+    fake = SplunkBackedByLocalRunner(detections)
+    local = SplunkLocalRunner(Layout(ROOT))
+    checked = 0
+    with FakeServer(fake.route) as server:
+        client = live_splunk.SplunkClient(server.url, server.url, "Adminpass123", "t")
+        runner = live_splunk.SplunkDockerRunner(client, index="awssignin_test_unit", now=lambda: 1_800_000_000.5)
+        runner.ready = True
+        for det, _, test, _ in planned(list(detections.values()), ["splunk"]):
+            records = fixture_records(det, test, ROOT / "detections" / "fixtures")
+            expected = local.run(det, records, test.get("params"))
+            assert runner.run(det, records, test.get("params")) == expected, (det.id, test["name"])
+            checked += 1
+    assert checked >= 10
+    assert any("threshold=" in s["search"] for s in fake.searches)     # a test's params reached the command
