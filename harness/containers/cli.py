@@ -144,11 +144,31 @@ class _Broken(object):
         pass
 
 
-def live_runners(values, platforms, detections, package, rules, keep_data=False):
+def port_open(port, host="127.0.0.1", timeout=2.0):
+    """True when something listens on host:port (the containers publish their ports there)."""
+    import socket
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+PLATFORM_PORTS = {"splunk": ("AWSSIGNIN_SPLUNK_API_PORT", "AWSSIGNIN_SPLUNK_HEC_PORT"),
+                  "elastic": ("AWSSIGNIN_ES_PORT", "AWSSIGNIN_KIBANA_PORT")}
+
+
+def live_runners(values, platforms, detections, package, rules, keep_data=False, probe=port_open):
     """Set up the runners of ``platforms``; a platform that cannot be set up gets a _Broken runner."""
     from .secrets import redact
     runners = {}
     for platform in platforms:
+        closed = [values[name] for name in PLATFORM_PORTS[platform] if not probe(values[name])]
+        if closed:
+            # fail fast: waiting for readiness would take many minutes on a stack that is not there
+            runners[platform] = _Broken(platform, "%s is not running (nothing listens on 127.0.0.1:%s); start "
+                                        "the stack with `awssignin docker up`" % (platform, ", ".join(closed)))
+            continue
         try:
             if platform == "splunk":
                 runner = splunk_runner(values, keep_data)

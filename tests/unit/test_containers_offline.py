@@ -1150,3 +1150,20 @@ def test_live_splunk_plumbing_changes_nothing_the_local_runner_decides(detection
             checked += 1
     assert checked >= 10
     assert any("threshold=" in s["search"] for s in fake.searches)     # a test's params reached the command
+
+
+def test_a_platform_that_is_not_running_fails_fast_with_a_hint(tmp_path):
+    env = tmp_path / ".env"
+    values, _ = secrets.ensure_env_file(env)
+    values = secrets.load(env)
+    runners = docker_cli.live_runners(values, ["splunk", "elastic"], [], "p.tgz", "r.ndjson",
+                                      probe=lambda port: False)
+    for platform in ("splunk", "elastic"):
+        with pytest.raises(RuntimeError, match="not running .*awssignin docker up"):
+            runners[platform].run(None, [])
+    # a free port on this machine really is reported closed
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        free = sock.getsockname()[1]
+    assert docker_cli.port_open(free, timeout=0.5) is False
