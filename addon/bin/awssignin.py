@@ -71,40 +71,50 @@ def build_engine(detection, threshold=None, window=None, table=None):
     return Engine(specs, overrides=overrides, max_lateness=None, platform="splunk")
 
 
-def alert_row(alert):
+_compact_json = json.JSONEncoder(separators=(",", ":")).encode
+
+
+def row_columns(group_names):
+    """The output columns: the alert's fields, then ``group_<name>`` for every group name in use."""
+    columns = list(ALERT_FIELDS)
+    for name in group_names:
+        if "group_" + name not in columns:
+            columns.append("group_" + name)
+    return columns
+
+
+def alert_row(alert, columns, epochs):
     """One output row: the alert's fields, ``group`` as compact JSON and one ``group_<name>`` per group
-    field (so ``alert.suppress.fields`` can name them), ``_time`` = last_seen as epoch seconds."""
-    last = parse_time(alert["last_seen"])
-    row = {
-        "_time": int(last) if last == int(last) else last,
-        "detection": alert["detection"],
-        "title": alert["title"],
-        "severity": alert["severity"],
-        "risk_score": alert["risk_score"],
-        "mitre": list(alert["mitre"]),
-        "platform": alert["platform"],
-        "first_seen": alert["first_seen"],
-        "last_seen": alert["last_seen"],
-        "count": alert["count"],
-        "event_ids": list(alert["event_ids"]),
-        "group": json.dumps(alert["group"], separators=(",", ":")),
-    }
-    for name, value in alert["group"].items():
+    field (so ``alert.suppress.fields`` can name them), ``_time`` = last_seen as epoch seconds. Every
+    column is set, to None when the alert has no such group field (``epochs`` caches time parsing)."""
+    last_seen = alert["last_seen"]
+    epoch = epochs.get(last_seen)
+    if epoch is None:
+        epoch = parse_time(last_seen)
+        epoch = epochs[last_seen] = int(epoch) if epoch == int(epoch) else epoch
+    row = dict.fromkeys(columns)
+    row.update(alert)
+    group = alert["group"]
+    row["_time"] = epoch
+    row["group"] = _compact_json(group)
+    for name, value in group.items():
         row["group_" + name] = value
     return row
 
 
-def rows_for(alerts):
+def rows_for(alerts, group_names=()):
     """Rows newest first, every row carrying every column: splunklib takes a chunk's columns from its
     first record and silently drops the others (notes/splunk.md §1.4)."""
-    rows = [alert_row(a) for a in alerts]
-    columns = list(ALERT_FIELDS)
-    for row in rows:
-        for key in row:
-            if key not in columns:
-                columns.append(key)
+    names = list(group_names)
+    for alert in alerts:
+        for name in alert["group"]:
+            if name not in names:
+                names.append(name)
+    columns = row_columns(names)
+    epochs = {}
+    rows = [alert_row(a, columns, epochs) for a in alerts]
     rows.sort(key=lambda r: (r["_time"], r["detection"], r["group"], r["event_ids"]), reverse=True)
-    return [dict((c, row.get(c)) for c in columns) for row in rows]
+    return rows
 
 
 def skip_summary(skipped):
@@ -171,7 +181,10 @@ class AwsSigninCommand(StreamingCommand):
         duplicates = self.engine.stats.get("duplicates", 0)
         if duplicates:
             self.write_info("awssignin: ignored %d event(s) whose eventID was already seen" % duplicates)
-        for row in rows_for(alerts):
+        names = []
+        for det in self.engine.detections:
+            names.extend(det.logic["group_by"])
+        for row in rows_for(alerts, names):
             yield row
 
 

@@ -32,6 +32,7 @@ HEADER = re.compile(rb"^chunked\s+1\.0\s*,\s*(\d+)\s*,\s*(\d+)\s*\n$")
 SPLUNK_VERSION = "9.4.0"
 MAX_RESULT_ROWS = 50000
 DEFAULT_TIMEOUT = 600.0  # seconds for the whole conversation; a hung command is killed, not waited for
+FIELD_SIZE_LIMIT = 2 ** 31 - 1
 STDERR_TAIL = 40  # lines of the child's stderr quoted in errors
 
 
@@ -201,6 +202,8 @@ def decode_records(body):
     cell means the field is absent (Splunk has no empty values)."""
     if not body:
         return []
+    if csv.field_size_limit() < FIELD_SIZE_LIMIT:
+        csv.field_size_limit(FIELD_SIZE_LIMIT)  # an alert's event_ids can exceed the 128 KiB default
     reader = csv.reader(io.StringIO(body, newline=""))
     try:
         header = next(reader)
@@ -323,15 +326,19 @@ class Conversation(object):
 
     def execute(self, body, finished):
         """Send one execute chunk (CSV text or bytes) and return the reply's parsed records."""
+        records = decode_records(self.execute_raw(body, finished)[1])
+        self.records.extend(records)
+        return records
+
+    def execute_raw(self, body, finished):
+        """Send one execute chunk and return the reply as (metadata, CSV text), checked but not parsed."""
         reply, reply_body = self._exchange(encode_frame({"action": "execute", "finished": bool(finished)}, body),
                                            "execute")
         if reply.get("error"):
             self._fail("the command returned an error chunk: %s" % reply.get("error"))
         if reply.get("finished") and not finished:
             self._fail("the command finished before the last chunk")
-        records = decode_records(reply_body)
-        self.records.extend(records)
-        return records
+        return reply, reply_body
 
     def close(self):
         """Close stdin (splunklib exits at EOF), wait, and return (returncode, stderr text)."""

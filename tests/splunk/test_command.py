@@ -1,6 +1,7 @@
 """The awssignin search command (addon/bin/awssignin.py), driven over the chunked protocol as splunkd drives it."""
 
 import copy
+import os
 import json
 import random
 import subprocess
@@ -298,3 +299,50 @@ def test_missing_splunklib_is_explained_on_stderr(script, command_python):
     assert caught.value.returncode == 1
     assert "awssignin: cannot import splunklib from" in caught.value.stderr
     assert "exited without answering getinfo" in str(caught.value)
+
+
+# --- vendoring splunklib (harness/splunk/vendor.py) --------------------------------------------------
+
+def test_vendored_splunklib_is_the_pinned_sdk_without_unused_packages(vendored_lib):
+    from harness.splunk.vendor import MARKER, SDK_VERSION, is_vendored
+    package = vendored_lib / "splunklib"
+    assert (package / "searchcommands" / "search_command.py").is_file()
+    assert (package / "LICENSE").is_file()  # Apache-2.0 travels with the code
+    assert not (package / "ai").exists() and not (package / "modularinput").exists()
+    assert not list(package.rglob("__pycache__")) and not list(package.rglob("*.pyc"))
+    assert (package / MARKER).read_text(encoding="utf-8").startswith("splunk-sdk==%s\n" % SDK_VERSION)
+    assert is_vendored(vendored_lib)
+    assert not [p for p in vendored_lib.iterdir() if p.name != "splunklib"]  # no staging left behind
+
+
+def test_vendoring_is_idempotent_and_replaces_another_version(tmp_path):
+    from harness.splunk.vendor import MARKER, vendor_splunklib
+    lib = tmp_path / "lib"
+    package = vendor_splunklib(lib)
+    probe = package / "searchcommands" / "probe.txt"
+    probe.write_text("kept", encoding="utf-8")
+    assert vendor_splunklib(lib) == package and probe.is_file()  # same version: nothing touched
+    (package / MARKER).write_text("splunk-sdk==2.1.1\n", encoding="utf-8")
+    vendor_splunklib(lib)
+    assert not probe.exists()  # another version: replaced whole
+    assert (package / "searchcommands" / "__init__.py").is_file()
+
+
+def test_vendoring_without_pypi_says_so(tmp_path, monkeypatch):
+    from harness.splunk.vendor import VendorError, vendor_splunklib
+    for name, value in {"PIP_INDEX_URL": "http://127.0.0.1:9/simple", "PIP_EXTRA_INDEX_URL": "",
+                        "PIP_FIND_LINKS": "", "PIP_NO_CACHE_DIR": "1", "PIP_RETRIES": "0",
+                        "PIP_TIMEOUT": "2", "PIP_CONFIG_FILE": os.devnull}.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(VendorError, match=r"cannot download splunk-sdk==3\.0\.1 from PyPI \(is PyPI reachable\?\)"):
+        vendor_splunklib(tmp_path / "lib", cache=tmp_path / "empty-cache")
+    assert not (tmp_path / "lib" / "splunklib").exists()
+
+
+def test_a_tampered_wheel_is_refused(tmp_path):
+    from harness.splunk.vendor import WHEEL_NAME, VendorError, vendor_splunklib
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / WHEEL_NAME.format(version="3.0.1")).write_bytes(b"not the wheel")
+    with pytest.raises(VendorError, match="has sha256 .*, expected cf5b0dc6"):
+        vendor_splunklib(tmp_path / "lib", cache=cache)
