@@ -117,15 +117,16 @@ def rows_for(alerts, group_names=()):
     return rows
 
 
-def skip_summary(skipped):
-    """{'eventTime: missing': 2, ...} -> 'skipped 3 events that could not be read: eventTime: missing (2), ...'."""
+def skip_summary(skipped, events):
+    """{'eventTime: missing': 2, ...} -> 'skipped 3 of 120 events that could not be read: eventTime: missing (2), ...'."""
     total = sum(skipped.values())
     reasons = sorted(skipped.items(), key=lambda kv: (-kv[1], kv[0]))
     text = ", ".join("%s (%d)" % kv for kv in reasons[:MAX_REASONS])
     rest = reasons[MAX_REASONS:]
     if rest:
         text += ", %d more events for %d other reasons" % (sum(n for _, n in rest), len(rest))
-    return "awssignin: skipped %d event%s that could not be read: %s" % (total, "" if total == 1 else "s", text)
+    return "awssignin: skipped %d of %d event%s that could not be read: %s" % (
+        total, events, "" if events == 1 else "s", text)
 
 
 def _literal(text):
@@ -177,7 +178,7 @@ class AwsSigninCommand(StreamingCommand):
         self.done = True
         alerts = self.engine.finish()
         if skipped:
-            self.write_warning(_literal(skip_summary(skipped)))
+            self.write_warning(_literal(skip_summary(skipped, self.events)))
         duplicates = self.engine.stats.get("duplicates", 0)
         if duplicates:
             self.write_info("awssignin: ignored %d event(s) whose eventID was already seen" % duplicates)

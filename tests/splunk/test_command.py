@@ -206,12 +206,21 @@ def test_malformed_events_are_counted_and_reported_not_fatal(script, command_pyt
     warnings = result.messages_at("WARN")
     assert len(warnings) == 1, result.messages
     text = warnings[0]
-    assert text.startswith("awssignin: skipped 5 events that could not be read: ")
+    assert text.startswith("awssignin: skipped 5 of 8 events that could not be read: ")
     assert "eventTime: missing (2)" in text
     assert "eventID: missing (1)" in text
     assert "eventTime: not an ISO 8601 time: 'yesterday' (1)" in text
     assert "{not a time}" in text
     assert result.returncode == 0
+
+
+def test_the_skip_warning_stays_short_when_reasons_are_many(script):
+    [event] = splunk_events([root_login("base", 1)])
+    stream = [dict(event, eventTime="bad-%d" % i, eventID="b%d" % i) for i in range(7)]
+    result = run_command(script, ["detection=root_login"], stream)
+    [text] = result.messages_at("WARN")
+    assert text.count("eventTime: not an ISO 8601 time") == 5
+    assert text.endswith(", 2 more events for 2 other reasons")
 
 
 def test_unknown_detection_is_an_error_naming_it(script, command_python):
