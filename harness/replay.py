@@ -7,8 +7,6 @@ A record the engine cannot read (wrong types, bad eventTime) is skipped for ever
 with its reason and location.
 """
 
-import sys
-import time
 from collections import Counter
 
 from awssignin.normalize import BadRecord, from_cloudtrail

@@ -89,8 +89,10 @@ def planned(detections, platforms):
                     yield det, i, test, platform
 
 
-def run_tests(layout, detections, platforms=PLATFORMS, on_outcome=None):
-    runners = {}
+def run_tests(layout, detections, platforms=PLATFORMS, on_outcome=None, runners=None, redact=None):
+    """Run every planned test. ``runners`` ({platform: runner with .run(detection, records, params)})
+    replaces the local runners (the Docker tier passes its live ones); ``redact`` cleans error texts."""
+    runners = dict(runners) if runners is not None else {}
     outcomes = []
     for det, _, test, platform in planned(detections, platforms):
         start = time.perf_counter()
@@ -104,8 +106,9 @@ def run_tests(layout, detections, platforms=PLATFORMS, on_outcome=None):
             outcome = Outcome(det.id, test["name"], platform, "pass" if ok else "fail",
                               expected, alerts, message, time.perf_counter() - start)
         except Exception as err:  # one broken test must not hide the others' results
+            text = "%s: %s" % (type(err).__name__, err)
             outcome = Outcome(det.id, test["name"], platform, "error", expected, [],
-                              "%s: %s" % (type(err).__name__, err), time.perf_counter() - start)
+                              redact(text) if redact else text, time.perf_counter() - start)
         outcomes.append(outcome)
         if on_outcome is not None:
             on_outcome(outcome)

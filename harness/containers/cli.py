@@ -183,30 +183,12 @@ def live_runners(values, platforms, detections, package, rules, keep_data=False,
 
 
 def run_live_tests(layout, detections, runners, on_outcome=None, redact_values=None):
-    """Every planned (detection, test, platform) on the live runners, as harness.testing.run_tests
-    does it locally (same fixtures, same comparison, same Outcome records)."""
-    from ..testing import Outcome, compare, fixture_records, planned
+    """Every planned (detection, test, platform) on the live runners: harness.testing.run_tests with
+    the live runners in place of the local ones (same fixtures, comparison and Outcome records)."""
+    from ..testing import run_tests
 
-    outcomes = []
-    for det, _, test, platform in planned(detections, list(runners)):
-        start = time.perf_counter()
-        expected = test["expect"]
-        try:
-            records = fixture_records(det, test, layout.fixtures)
-            alerts = runners[platform].run(det, records, test.get("params"))
-            ok, message = compare(det, test, alerts, platform)
-            outcome = Outcome(det.id, test["name"], platform, "pass" if ok else "fail",
-                              expected, alerts, message, time.perf_counter() - start)
-        except Exception as err:  # one broken test must not hide the others' results
-            text = "%s: %s" % (type(err).__name__, err)
-            if redact_values:
-                text = secrets.redact(text, redact_values)
-            outcome = Outcome(det.id, test["name"], platform, "error", expected, [], text,
-                              time.perf_counter() - start)
-        outcomes.append(outcome)
-        if on_outcome is not None:
-            on_outcome(outcome)
-    return outcomes
+    redact = (lambda text: secrets.redact(text, redact_values)) if redact_values else None
+    return run_tests(layout, detections, list(runners), on_outcome=on_outcome, runners=runners, redact=redact)
 
 
 # -- commands --------------------------------------------------------------------------------------
@@ -268,12 +250,10 @@ def test_cmd(ids, platform, build, junit, keep_data, verbose):
     else:
         package, rules = existing_artefacts(layout, values)
     platforms = ["splunk", "elastic"] if platform == "all" else [platform]
-    from rich.console import Console
     from ..testing import write_junit
-    from .. import cli as main_cli
+    from ..report import outcome_table, wide_console
     # the table `awssignin test` prints, on the same console
-    outcome_table = getattr(main_cli, "_outcome_table", _plain_table)
-    console = getattr(main_cli, "_wide_console", Console)()
+    console = wide_console()
     start = time.perf_counter()
     console.print("setting up %s (waits for the containers, installs the app / imports the rules)..."
                   % " and ".join(platforms), highlight=False)
@@ -296,16 +276,6 @@ def test_cmd(ids, platform, build, junit, keep_data, verbose):
                                                           time.perf_counter() - start), highlight=False)
     if failed:
         sys.exit(1)
-
-
-def _plain_table(console, outcomes, verbose):
-    for o in outcomes:
-        console.print("%-40s %-60s %-8s %s" % (o.detection, o.test, o.platform, o.status.upper()),
-                      highlight=False, markup=False)
-        if o.status != "pass":
-            console.print("  expected: %s\n  actual:   %s\n  %s" % (
-                [(e["group"], e["event_ids"]) for e in o.expected],
-                [(a["group"], a["event_ids"]) for a in o.actual], o.message), highlight=False, markup=False)
 
 
 def _compose_env(layout):

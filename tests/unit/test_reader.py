@@ -6,7 +6,7 @@ import json
 import os
 
 from harness.reader import Reader
-from fixturedata import FIXTURES, fixture_records
+from fixturedata import fixture_records
 
 RECORDS = fixture_records("root_console_brute_force/two_bursts_two_accounts.json")
 
