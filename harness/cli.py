@@ -50,7 +50,8 @@ def main():
 @click.option("--detections", "detection_ids", metavar="ID,...", help="Only these detections.")
 @click.option("--platform", type=click.Choice(PLATFORM_CHOICES), default="all", show_default=True,
               help="Whose artefact to run: the Splunk saved search + command logic, the Kibana rule, or both.")
-@click.option("--strict", is_flag=True, help="Exit non-zero (3) when any record or file was skipped.")
+@click.option("--strict", is_flag=True,
+              help="Exit non-zero (3) when any record or file was skipped or arrived too late to be used.")
 @click.option("--max-lateness", default="1h", show_default=True, metavar="DURATION",
               help="How far out of eventTime order a record may arrive (CloudTrail files are unordered).")
 @click.option("--threshold", type=int, help="Override the threshold of the selected detections.")
@@ -70,13 +71,12 @@ def replay(paths, fmt, detection_ids, platform, strict, max_lateness, threshold,
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="--max-lateness")
     overrides = _overrides(dets, threshold, window)
-    out = click.get_text_stream("stdout")
     collected = []
     shown = []
 
     def on_alert(alert):
         if fmt == "jsonl":
-            out.write(alert_schema.to_json(alert) + "\n")
+            click.echo(alert_schema.to_json(alert))
         else:
             collected.append(alert)
 
@@ -99,7 +99,7 @@ def replay(paths, fmt, detection_ids, platform, strict, max_lateness, threshold,
     if fmt == "table":
         report.alert_table(report.wide_console(), collected)
     _summary(err, job, seconds)
-    if strict and sum(job.skipped.values()):
+    if strict and (sum(job.skipped.values()) or job.late()):
         sys.exit(3)
 
 

@@ -93,6 +93,10 @@ class Replay(object):
             if self.on_alert is not None:
                 self.on_alert(alert)
 
+    def late(self):
+        """Records that arrived after --max-lateness and could not be used, summed over platforms."""
+        return sum(getattr(proc, "stats", {}).get("late", 0) for _, proc in self.processors)
+
     def stats(self):
         """Counts for the summary: records, skips by reason, per-platform engine counters."""
         out = {"records read": self.reader.stats["records"] if self.reader else 0,

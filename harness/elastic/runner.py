@@ -379,7 +379,7 @@ class ElasticRules(object):
     @property
     def stats(self):
         out = dict(self.counts)
-        out["late (after the run that should count it)"] = sum(r.late for r in self.scheduled)
+        out["late"] = sum(r.late for r in self.scheduled)
         out["rule runs simulated"] = sum(r.runs for r in self.scheduled)
         return out
 

@@ -217,3 +217,11 @@ def test_non_candidates_are_not_normalised():
     assert engine.event_sources == {"signin.amazonaws.com"}
     # a record of another service is dropped before any field is read, even a broken one
     assert engine.feed_record({"eventSource": "s3.amazonaws.com", "eventTime": 12}) == []
+
+
+def test_a_multivalue_event_source_from_splunk_is_read_not_fatal():
+    engine = Engine([spec(dict(THRESHOLD, where={"all": [{"field": "event_source", "equals": "signin.amazonaws.com"}, FAIL]}))])
+    record = {"eventSource": ["signin.amazonaws.com", "signin.amazonaws.com"], "eventName": "ConsoleLogin",
+              "eventID": "x1", "eventTime": "2026-03-10T09:00:00Z", "responseElements.ConsoleLogin": "Failure"}
+    assert engine.feed_splunk(record) == []
+    assert engine.stats["candidates"] == 1

@@ -156,7 +156,10 @@ class Engine(object):
 
     def feed_splunk(self, record):
         """One event of Splunk's field view. Raises normalize.BadRecord when it cannot be read."""
-        if not self.is_candidate(record.get("eventSource")):
+        source = record.get("eventSource")
+        if isinstance(source, list):  # a multivalue field: the sign-in view reads its first value
+            source = source[0] if source else None
+        if not self.is_candidate(source):
             return []
         return self.feed_view(from_splunk(record))
 

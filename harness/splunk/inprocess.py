@@ -1,0 +1,91 @@
+"""Replay's Splunk path: each detection's saved search run in process over raw CloudTrail records.
+
+The same pieces as the local runner (harness/splunk/runner.py), minus the subprocess: the base
+search (macros expanded, SPL evaluator over the aws:cloudtrail field view), then the engine code the
+``awssignin`` command runs, then the trailing filter macro over the command's rows. The protocol
+itself is tested by ``awssignin test``; replay is the fast path for large inputs, so a record no
+detection can use (its eventSource is not one a detection pins) is never turned into a field view.
+"""
+
+from awssignin.engine import Engine
+from awssignin.splunkrows import rows_for
+
+from .fieldview import FieldViewError, field_view
+from .runner import SplunkLocalRunner, row_to_alert
+
+
+class _Lane(object):
+    __slots__ = ("detection", "base", "engine", "filters", "group_names")
+
+    def __init__(self, detection, base, engine, filters):
+        self.detection = detection
+        self.base = base
+        self.engine = engine
+        self.filters = filters
+        self.group_names = list(detection.data["logic"]["group_by"])
+
+
+class SplunkInProcess(object):
+    """``feed_record(record) -> alerts`` / ``finish() -> alerts`` over every detection's saved search."""
+
+    platform = "splunk"
+
+    def __init__(self, layout, detections, overrides=None, max_lateness=None):
+        runner = SplunkLocalRunner(layout)
+        overrides = overrides or {}
+        self.lanes = []
+        for det in detections:
+            _, base, _, filters = runner.plan(det)
+            engine = Engine([det.engine_spec()], overrides={det.id: overrides[det.id]} if det.id in overrides else None,
+                            max_lateness=max_lateness, platform="splunk")
+            self.lanes.append(_Lane(det, base, engine, filters))
+        sources = set()
+        for lane in self.lanes:
+            if lane.engine.event_sources is None:
+                sources = None
+                break
+            sources |= lane.engine.event_sources
+        self.sources = frozenset(sources) if sources is not None else None
+        self.stats = {"not in the base search": 0, "no field view": 0}
+
+    def feed_record(self, record):
+        source = record.get("eventSource")
+        if self.sources is not None and source not in self.sources:
+            return []
+        view = None
+        alerts = []
+        for lane in self.lanes:
+            if not lane.engine.is_candidate(source):
+                continue
+            if view is None:
+                try:
+                    view = field_view(record)
+                except FieldViewError:
+                    self.stats["no field view"] += 1
+                    return alerts
+            if all(p(view) for p in lane.base):
+                alerts.extend(self._filtered(lane, lane.engine.feed_record(record)))
+            else:
+                self.stats["not in the base search"] += 1
+        return alerts
+
+    def finish(self):
+        alerts = []
+        for lane in self.lanes:
+            alerts.extend(self._filtered(lane, lane.engine.finish()))
+        for lane in self.lanes:
+            for key, value in lane.engine.stats.items():
+                if key != "candidates":
+                    self.stats[key] = self.stats.get(key, 0) + value
+        return alerts
+
+    @staticmethod
+    def _filtered(lane, alerts):
+        """The filter macro (a `search` after the command) over the rows the command would return."""
+        if not alerts or not lane.filters:
+            return alerts
+        kept = []
+        for row in rows_for(alerts, lane.group_names):
+            if all(p(row) for p in lane.filters):
+                kept.append(row_to_alert(row, lane.detection.id))
+        return kept
