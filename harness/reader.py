@@ -99,17 +99,15 @@ class Reader(object):
     def _read_file(self, f):
         name = "<stdin>" if f == "-" else f
         try:
-            raw = (self.stdin if self.stdin is not None else sys.stdin.buffer) if f == "-" else open(f, "rb")
+            raw = (self.stdin if self.stdin is not None else sys.stdin.buffer) if f == "-" else open(f, "rb", CHUNK)
         except OSError as err:
             self.skip("cannot open", name, str(err))
             return
         try:
-            magic = raw.read(2)
-            source = _Prefixed(magic, raw)
-            if magic == b"\x1f\x8b":
-                source = gzip.GzipFile(fileobj=io.BufferedReader(source, CHUNK), mode="rb")
-            head = _read_up_to(source, 512)
-            stream = _Prefixed(head, source)
+            stream = raw if hasattr(raw, "peek") else io.BufferedReader(raw, CHUNK)
+            if stream.peek(2)[:2] == b"\x1f\x8b":
+                stream = gzip.GzipFile(fileobj=stream, mode="rb")
+            head = stream.peek(512)[:512]
             if _CLOUDTRAIL_HEAD.match(head):
                 gen = self._read_cloudtrail(stream, name)
             else:
@@ -126,25 +124,26 @@ class Reader(object):
 
     def _read_ndjson(self, stream, name):
         lineno = 0
+        loads = json.loads
+        check = self._check
         for line in stream:
             lineno += 1
             self.bytes_read += len(line)
-            if not line.strip():
-                continue
             try:
-                record = json.loads(line)
+                record = loads(line)
             except UnicodeDecodeError as err:
                 self.skip("not UTF-8", "%s:%d" % (name, lineno), "byte %d" % err.start)
                 continue
             except ValueError as err:
-                self.skip("not JSON", "%s:%d" % (name, lineno), _short(err))
+                if line.strip():  # blank lines are allowed between records
+                    self.skip("not JSON", "%s:%d" % (name, lineno), _short(err))
                 continue
-            if isinstance(record, dict) and "Records" in record and "eventID" not in record:
+            if type(record) is dict and "Records" in record and "eventID" not in record:
                 # a whole CloudTrail file on one line
                 for item in self._records_of(record.get("Records"), name, "%s:%d " % (name, lineno)):
                     yield item
                 continue
-            checked = self._check(record, "%s:%d" % (name, lineno))
+            checked = check(record, "%s:%d" % (name, lineno))
             if checked is not None:
                 yield checked
 
@@ -158,17 +157,19 @@ class Reader(object):
                 yield checked
 
     def _check(self, record, location):
-        if not isinstance(record, dict):
+        if type(record) is not dict:
             self.skip("not a JSON object", location)
             return None
-        for key in ("eventID", "eventTime"):
-            value = record.get(key)
-            if value is None or value == "":
-                self.skip("missing %s" % key, location)
-                return None
-            if not isinstance(value, str):
-                self.skip("bad %s" % key, location, "expected a string")
-                return None
+        event_id = record.get("eventID")
+        event_time = record.get("eventTime")
+        if type(event_id) is not str or type(event_time) is not str or not event_id or not event_time:
+            for key, value in (("eventID", event_id), ("eventTime", event_time)):
+                if value is None or value == "":
+                    self.skip("missing %s" % key, location)
+                    return None
+                if not isinstance(value, str):
+                    self.skip("bad %s" % key, location, "expected a string")
+                    return None
         self.stats["records"] += 1
         return record, location
 
@@ -216,47 +217,9 @@ class Reader(object):
             i += 1
 
 
-def _read_up_to(stream, n):
-    """Read n bytes unless the stream ends first (a raw stream may return fewer per call)."""
-    data = b""
-    while len(data) < n:
-        more = stream.read(n - len(data))
-        if not more:
-            break
-        data += more
-    return data
-
-
 def _short(err):
     text = str(err)
     return text if len(text) < 120 else text[:117] + "..."
-
-
-class _Prefixed(io.RawIOBase):
-    """A binary stream with some bytes already read from its head put back in front."""
-
-    def __init__(self, head, raw):
-        self.head = head
-        self.raw = raw
-
-    def readable(self):
-        return True
-
-    def readinto(self, b):
-        if self.head:
-            n = min(len(b), len(self.head))
-            b[:n] = self.head[:n]
-            self.head = self.head[n:]
-            return n
-        # read1: a truncated gzip then fails only on the piece that is really missing
-        data = self.raw.read1(len(b)) if hasattr(self.raw, "read1") else self.raw.read(len(b))
-        n = len(data)
-        b[:n] = data
-        return n
-
-    def __iter__(self):
-        buffered = io.BufferedReader(self, CHUNK)
-        return iter(buffered)
 
 
 class _Text(object):
@@ -274,7 +237,7 @@ class _Text(object):
     def _more(self):
         if self.eof:
             return False
-        data = self.stream.read(CHUNK)
+        data = self.stream.read1(CHUNK) if hasattr(self.stream, "read1") else self.stream.read(CHUNK)
         if not data:
             self.eof = True
             data = b""

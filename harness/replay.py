@@ -67,14 +67,15 @@ class Replay(object):
             n += 1
             if progress is not None and n % 20000 == 0:
                 progress(reader)
+            view = None
             if sources is None or record.get("eventSource") in sources:
                 try:
-                    from_cloudtrail(record)
+                    view = from_cloudtrail(record)
                 except BadRecord as err:
                     self._skip_bad(err, location)
                     continue
             for proc in processors:
-                alerts = proc.feed_record(record)
+                alerts = proc.feed_record(record, view)
                 if alerts:
                     emit(alerts)
         for proc in processors:

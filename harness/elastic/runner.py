@@ -383,8 +383,9 @@ class ElasticRules(object):
         out["rule runs simulated"] = sum(r.runs for r in self.scheduled)
         return out
 
-    def feed_record(self, record):
-        """One raw CloudTrail record; returns the alerts it completes."""
+    def feed_record(self, record, view=None):
+        """One raw CloudTrail record; returns the alerts it completes. (``view``, the engine's sign-in
+        view that replay passes to every platform, is not used: the rules read the ECS document.)"""
         counts = self.counts
         counts["records"] += 1
         source = record.get("eventSource") if isinstance(record, dict) else None

@@ -48,23 +48,26 @@ class SplunkInProcess(object):
         self.sources = frozenset(sources) if sources is not None else None
         self.stats = {"not in the base search": 0, "no field view": 0}
 
-    def feed_record(self, record):
+    def feed_record(self, record, view=None):
+        """``view``: the record's sign-in view when the caller already built it (replay does, to
+        validate the record once for every platform)."""
         source = record.get("eventSource")
         if self.sources is not None and source not in self.sources:
             return []
-        view = None
+        fields = None
         alerts = []
         for lane in self.lanes:
             if not lane.engine.is_candidate(source):
                 continue
-            if view is None:
+            if fields is None:
                 try:
-                    view = field_view(record)
+                    fields = field_view(record)
                 except FieldViewError:
                     self.stats["no field view"] += 1
                     return alerts
-            if all(p(view) for p in lane.base):
-                alerts.extend(self._filtered(lane, lane.engine.feed_record(record)))
+            if all(p(fields) for p in lane.base):
+                fed = lane.engine.feed_view(view) if view is not None else lane.engine.feed_record(record)
+                alerts.extend(self._filtered(lane, fed))
             else:
                 self.stats["not in the base search"] += 1
         return alerts

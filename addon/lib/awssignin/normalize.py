@@ -60,19 +60,27 @@ class BadRecord(ValueError):
         self.message = message
 
 
+_SPLIT = {}
+
+
+def _parts(path):
+    parts = _SPLIT.get(path)
+    if parts is None:
+        parts = _SPLIT[path] = tuple(path.split("."))
+    return parts
+
+
 def nested_getter(record):
     """Look up dotted paths in a raw CloudTrail record (nested objects)."""
 
     def get(path):
         node = record
-        walked = []
-        for part in path.split("."):
+        for i, part in enumerate(_parts(path)):
             if node is None:
                 return None
-            if not isinstance(node, dict):
-                raise BadRecord(".".join(walked), "expected an object, got %s" % _kind(node))
+            if type(node) is not dict:
+                raise BadRecord(".".join(_parts(path)[:i]), "expected an object, got %s" % _kind(node))
             node = node.get(part)
-            walked.append(part)
         return node
 
     return get
