@@ -226,23 +226,17 @@ def lint():
         sys.exit(1)
 
 
-def _mount_optional():
+def _mount_platform_commands():
     """Commands that live with their platform code."""
-    try:
-        from .elastic.deploy import deploy_elastic
-    except ImportError:
-        deploy_elastic = None
-    if deploy_elastic is not None:
-        @main.group()
-        def deploy():
-            """Deploy the built artefacts to a platform."""
-        deploy.add_command(deploy_elastic, "elastic")
-    try:
-        from .containers.cli import docker
-    except ImportError:
-        docker = None
-    if docker is not None:
-        main.add_command(docker, "docker")
+    from .containers.cli import docker
+    from .elastic.deploy import deploy_elastic
+
+    @main.group()
+    def deploy():
+        """Deploy the built artefacts to a platform."""
+
+    deploy.add_command(deploy_elastic, "elastic")
+    main.add_command(docker, "docker")
 
 
-_mount_optional()
+_mount_platform_commands()

@@ -69,8 +69,13 @@ def _load_with_lines(text, file):
     def walk(n, path):
         lines.setdefault(path, n.start_mark.line + 1)
         if isinstance(n, yaml.MappingNode):
+            seen = set()
             for key, value in n.value:
                 child = "%s.%s" % (path, key.value) if path else str(key.value)
+                if key.value in seen:
+                    # PyYAML would keep the last value silently
+                    raise DetectionError(file, child, "duplicate key", key.start_mark.line + 1)
+                seen.add(key.value)
                 lines[child] = key.start_mark.line + 1
                 walk(value, child)
         elif isinstance(n, yaml.SequenceNode):
