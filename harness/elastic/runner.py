@@ -52,8 +52,10 @@ from .schedule import (BurstMerger, NewTermsRuns, Schedule, SequenceRuns, Thresh
                        parse_lookback)
 
 PLATFORM = "elastic"
-DEDUP_HORIZON = 86400       # seconds of event time an indexed eventID is remembered
-DEDUP_PRUNE_AT = 200000
+# seconds of event time an indexed eventID is remembered: copies from several trails arrive within
+# CloudTrail's delivery delay of each other (a rollover forgets too)
+DEDUP_HORIZON = 3600
+DEDUP_PRUNE_AT = 100000
 PROVIDER = "event.provider"
 OVERRIDABLE = ("threshold", "window")
 
@@ -313,10 +315,7 @@ class ElasticRule(object):
         values = dict(zip(self.threshold_fields, burst.key))
         # a threshold alert carries only the threshold fields' values
         group = dict((name, values.get(field)) for name, field in self.group)
-        ids = []
-        for d in burst.docs:
-            if d.event_id not in ids:
-                ids.append(d.event_id)
+        ids = list(dict.fromkeys(d.event_id for d in burst.docs))  # distinct, in order
         alert = dict(self.meta)
         alert.update(first_seen=format_time(burst.first), last_seen=format_time(burst.last),
                      group=group, count=len(burst.docs), event_ids=ids)
@@ -375,6 +374,7 @@ class ElasticRules(object):
         # eventID -> @timestamp of the indexed copy, while the awssignin ingest pipeline is modelled
         self.dedup_pipeline = dedup_pipeline
         self.indexed = {}
+        self.prune_at = DEDUP_PRUNE_AT
 
     @property
     def stats(self):
@@ -428,9 +428,11 @@ class ElasticRules(object):
         if event_id in self.indexed:
             return True
         self.indexed[event_id] = ts
-        if len(self.indexed) > DEDUP_PRUNE_AT:
+        if len(self.indexed) > self.prune_at:
             floor = max(self.indexed.values()) - DEDUP_HORIZON
             self.indexed = dict((k, v) for k, v in self.indexed.items() if v >= floor)
+            # amortised: when most ids are still within the horizon, wait until the set has doubled
+            self.prune_at = max(DEDUP_PRUNE_AT, 2 * len(self.indexed))
         return False
 
     def finish(self):

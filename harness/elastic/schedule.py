@@ -277,8 +277,10 @@ class Burst(object):
         self.runs = [alert.run_time]
 
     def extend(self, alert):
+        in_order = not alert.docs or _doc_order(alert.docs[0]) >= _doc_order(self.docs[-1])
         self.docs.extend(alert.docs)
-        self.docs.sort(key=_doc_order)
+        if not in_order:  # runs come in time order, so this is rare: keep long bursts linear
+            self.docs.sort(key=_doc_order)
         self.runs.append(alert.run_time)
 
     @property

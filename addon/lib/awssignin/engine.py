@@ -142,6 +142,7 @@ class Engine(object):
         self.released = None      # eventTime of the last event handed to the correlators
         self.expired = None       # the watermark of the last sweep over the correlators' state
         self.seen_ids = {}        # eventID -> eventTime, for de-duplication
+        self.prune_at = 4096
         self.stats = {"candidates": 0, "duplicates": 0, "late": 0}
         self.late_ids = []
 
@@ -200,9 +201,11 @@ class Engine(object):
             for det, corr in zip(self.detections, self.correlators):
                 for burst in corr.expire(upto):
                     alerts.append(det.alert(burst, self.platform))
-            if len(self.seen_ids) > 4096:
+            if len(self.seen_ids) > self.prune_at:
                 floor = upto - self.horizon - (self.max_lateness or 0)
                 self.seen_ids = dict((k, v) for k, v in self.seen_ids.items() if v >= floor)
+                # amortised: when most ids are still live, wait until the set has doubled
+                self.prune_at = max(4096, 2 * len(self.seen_ids))
         return alerts
 
     def _process(self, ev):
