@@ -8,24 +8,9 @@ from rich.console import Console
 
 from . import alerts as alert_schema
 from . import report
-from .detections import DetectionError, load_all
-from .project import Layout, ProjectNotFound
+from .cliutil import detections_or_fail as _detections, layout_or_fail as _layout
 
 PLATFORM_CHOICES = ("splunk", "elastic", "all")
-
-
-def _layout():
-    try:
-        return Layout()
-    except ProjectNotFound as err:
-        raise click.ClickException(str(err))
-
-
-def _detections(layout, ids=None):
-    try:
-        return load_all(layout.detections, ids or None)
-    except (DetectionError, ValueError) as err:
-        raise click.ClickException(str(err))
 
 
 def _platforms(choice):

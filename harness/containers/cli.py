@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from . import secrets
+from ..cliutil import detections_or_fail as _detections, layout_or_fail as _layout
 
 PROJECT = "awssignin-test"
 COMPOSE_FILE = Path("docker") / "compose.yml"
@@ -60,22 +61,6 @@ def _require_engine():
         click.echo("awssignin docker: %s. The Docker tier needs a running Docker engine with Compose v2; "
                    "the local runners (`awssignin test`) need none." % problem, err=True)
         sys.exit(NO_ENGINE_EXIT)
-
-
-def _layout():
-    from ..project import Layout, ProjectNotFound
-    try:
-        return Layout()
-    except ProjectNotFound as err:
-        raise click.ClickException(str(err))
-
-
-def _detections(layout, ids=None):
-    from ..detections import DetectionError, load_all
-    try:
-        return load_all(layout.detections, ids or None)
-    except (DetectionError, ValueError) as err:
-        raise click.ClickException(str(err))
 
 
 def build_artefacts(layout, detections):

@@ -40,6 +40,8 @@ import time
 from decimal import Decimal
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
+from awssignin.normalize import kind_of
+
 from .mapping import source_path
 
 ECS_VERSION = "8.11.0"
@@ -141,7 +143,7 @@ def to_ecs(record: Mapping[str, Any], ingested: Optional[str] = None, *,
     Raises EcsMappingError naming the field when the record cannot be mapped.
     """
     if not isinstance(record, dict):
-        raise EcsMappingError("record", "expected a JSON object, got %s" % _kind(record))
+        raise EcsMappingError("record", "expected a JSON object, got %s" % kind_of(record))
     for name, value in (("ingested", ingested), ("created", created)):
         if value is not None and (not isinstance(value, str) or _parse_iso(value) is None):
             raise EcsMappingError(name, "expected an ISO 8601 time, got %r" % (value,))
@@ -597,21 +599,7 @@ def _check_objects(record: Mapping[str, Any]) -> None:
     for path in _OBJECT_KEYS:
         value = _get(record, path)
         if value is not None and not isinstance(value, dict):
-            raise EcsMappingError(path, "expected an object, got %s" % _kind(value))
-
-
-def _kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, Mapping):
-        return "an object"
-    return type(value).__name__
+            raise EcsMappingError(path, "expected an object, got %s" % kind_of(value))
 
 
 def _collect(node: Any, parts: List[str], i: int, out: List[Any]) -> None:

@@ -79,7 +79,7 @@ def nested_getter(record):
             if node is None:
                 return None
             if type(node) is not dict:
-                raise BadRecord(".".join(_parts(path)[:i]), "expected an object, got %s" % _kind(node))
+                raise BadRecord(".".join(_parts(path)[:i]), "expected an object, got %s" % kind_of(node))
             node = node.get(part)
         return node
 
@@ -101,7 +101,8 @@ def flat_getter(record):
     return get
 
 
-def _kind(value):
+def kind_of(value):
+    """How an error message names the JSON type of a value ('a string', 'an object', ...)."""
     if isinstance(value, bool):
         return "a boolean"
     if isinstance(value, (int, float)):
@@ -127,7 +128,7 @@ def _text(get, path, required=False):
         if value is None:
             return None
     if not isinstance(value, str):
-        raise BadRecord(path, "expected a string, got %s" % _kind(value))
+        raise BadRecord(path, "expected a string, got %s" % kind_of(value))
     if value == "" and not required:
         return None
     if value == "" and required:
@@ -139,7 +140,7 @@ def _object(get, path):
     """A container field of a raw record, when present, must be an object."""
     value = get(path)
     if value is not None and not isinstance(value, dict):
-        raise BadRecord(path, "expected an object, got %s" % _kind(value))
+        raise BadRecord(path, "expected an object, got %s" % kind_of(value))
 
 
 def normalize(get, containers_checked=True):
@@ -216,7 +217,7 @@ def normalize(get, containers_checked=True):
 def from_cloudtrail(record):
     """The sign-in view of a raw CloudTrail record (a dict as AWS writes it)."""
     if not isinstance(record, dict):
-        raise BadRecord("(record)", "expected an object, got %s" % _kind(record))
+        raise BadRecord("(record)", "expected an object, got %s" % kind_of(record))
     return normalize(nested_getter(record))
 
 
