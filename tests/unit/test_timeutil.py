@@ -29,3 +29,20 @@ def test_durations():
     for bad in ("0m", "15", "m", "-5m", "1.5h", True):
         with pytest.raises(ValueError):
             parse_duration(bad)
+
+
+def test_the_cached_fast_path_agrees_with_the_full_parse():
+    import calendar
+    import datetime
+    import random
+
+    rng = random.Random(3)
+    for _ in range(2000):
+        moment = datetime.datetime(2026, 1, 1) + datetime.timedelta(seconds=rng.randrange(0, 3 * 366 * 86400))
+        text = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+        assert parse_time(text) == calendar.timegm(moment.timetuple())
+        assert isinstance(parse_time(text), float)
+    parse_time("2026-03-10T00:00:00Z")  # the date is cached now
+    for bad in ("2026-03-10T24:00:00Z", "2026-03-10T09:60:00Z", "2026-03-10T09:0a:00Z", "2026-03-10T0\u00b2:00:00Z"):
+        with pytest.raises(ValueError):
+            parse_time(bad)

@@ -136,7 +136,7 @@ class Engine(object):
         # eventSource values any detection can use; None = every record is a candidate
         self.event_sources = frozenset(sources) if sources is not None else None
         self.horizon = max([d.window_seconds for d in self.detections] + [0])
-        self.buffer = []          # heap of (event_time, event_id, seq, view)
+        self.buffer = []          # heap of (event_time, event_id, seq, view, indexes of matched detections)
         self.seq = 0
         self.newest = None        # newest eventTime seen among candidates
         self.released = None      # eventTime of the last event handed to the correlators
@@ -167,7 +167,9 @@ class Engine(object):
     def feed_view(self, ev):
         if not self.is_candidate(ev["event_source"]):
             return []
-        if not any(d.match(ev) for d in self.detections):
+        # which detections the event qualifies for, evaluated once and carried through the buffer
+        matched = tuple(i for i, d in enumerate(self.detections) if d.match(ev))
+        if not matched:
             return []
         self.stats["candidates"] += 1
         t = ev["event_time"]
@@ -181,7 +183,7 @@ class Engine(object):
             return []
         self.seen_ids[eid] = t
         self.seq += 1
-        heapq.heappush(self.buffer, (t, eid, self.seq, ev))
+        heapq.heappush(self.buffer, (t, eid, self.seq, ev, matched))
         if self.newest is None or t > self.newest:
             self.newest = t
         if self.max_lateness is None:
@@ -191,9 +193,9 @@ class Engine(object):
     def _release(self, upto):
         alerts = []
         while self.buffer and self.buffer[0][0] <= upto:
-            t, _, _, ev = heapq.heappop(self.buffer)
+            t, _, _, ev, matched = heapq.heappop(self.buffer)
             self.released = t
-            alerts.extend(self._process(ev))
+            alerts.extend(self._process(ev, matched))
         # nothing at or before `upto` can still arrive (it would be late), so state older than a
         # window before it is final
         if self.expired is None or upto - self.expired >= EXPIRE_EVERY:
@@ -208,21 +210,21 @@ class Engine(object):
                 self.prune_at = max(4096, 2 * len(self.seen_ids))
         return alerts
 
-    def _process(self, ev):
+    def _process(self, ev, matched):
         alerts = []
-        for det, corr in zip(self.detections, self.correlators):
-            if det.match(ev):
-                for burst in corr.add(ev):
-                    alerts.append(det.alert(burst, self.platform))
+        for i in matched:
+            det = self.detections[i]
+            for burst in self.correlators[i].add(ev):
+                alerts.append(det.alert(burst, self.platform))
         return alerts
 
     def finish(self):
         """Release everything and close open bursts. Returns the remaining alerts."""
         alerts = []
         while self.buffer:
-            t, _, _, ev = heapq.heappop(self.buffer)
+            t, _, _, ev, matched = heapq.heappop(self.buffer)
             self.released = t
-            alerts.extend(self._process(ev))
+            alerts.extend(self._process(ev, matched))
         for det, corr in zip(self.detections, self.correlators):
             for burst in corr.finish():
                 alerts.append(det.alert(burst, self.platform))

@@ -32,9 +32,21 @@ def compile_predicate(spec, path="where"):
         if not isinstance(items, list) or not items:
             raise PredicateError(path + "." + key, "must be a non-empty list")
         parts = tuple(compile_predicate(p, "%s.%s[%d]" % (path, key, i)) for i, p in enumerate(items))
+        # plain loops: they run for every candidate event, and beat all()/any() over a generator
         if key == "all":
-            return lambda ev: all(p(ev) for p in parts)
-        return lambda ev: any(p(ev) for p in parts)
+            def conjunction(ev):
+                for part in parts:
+                    if not part(ev):
+                        return False
+                return True
+            return conjunction
+
+        def disjunction(ev):
+            for part in parts:
+                if part(ev):
+                    return True
+            return False
+        return disjunction
     if "not" in spec:
         if len(spec) != 1:
             raise PredicateError(path, "'not' cannot be combined with other keys")

@@ -7,6 +7,7 @@ import time
 
 _DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_DAYS = {}  # "YYYY-MM-DD" -> epoch of its midnight UTC, for dates already validated once
 _ISO = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(\.\d+)?(Z|[+-]\d{2}:?\d{2})?$"
 )
@@ -42,6 +43,15 @@ def parse_time(text):
         return float(text)
     if not isinstance(text, str):
         raise ValueError("expected an ISO 8601 string, got %s" % type(text).__name__)
+    if len(text) == 20 and text[10] == "T" and text[19] == "Z":
+        # CloudTrail's own form, 2026-01-15T09:12:00Z: the date's epoch is cached, the time added
+        day = _DAYS.get(text[:10])
+        clock = text[11:19]
+        digits = clock.replace(":", "")
+        if day is not None and clock[2] == ":" and clock[5] == ":" and digits.isascii() and digits.isdigit():
+            h, mi, s = int(clock[:2]), int(clock[3:5]), int(clock[6:])
+            if h < 24 and mi < 60 and s < 60:
+                return float(day + h * 3600 + mi * 60 + s)
     m = _ISO.match(text)
     if not m:
         raise ValueError("not an ISO 8601 time: %r" % (text[:60],))
@@ -51,6 +61,8 @@ def parse_time(text):
         epoch = calendar.timegm(datetime.datetime(y, mo, d, h, mi, min(s, 59)).timetuple()) + max(s - 59, 0)
     except (ValueError, OverflowError):
         raise ValueError("not a valid date/time: %r" % (text[:60],))
+    if m.group(7) is None and m.group(8) == "Z" and len(_DAYS) < 4096:
+        _DAYS[text[:10]] = epoch - h * 3600 - mi * 60 - s
     frac = m.group(7)
     if frac:
         epoch += float(frac)
