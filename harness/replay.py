@@ -9,9 +9,10 @@ with its reason and location.
 
 from collections import Counter
 
+from awssignin.engine import event_sources
 from awssignin.normalize import BadRecord, from_cloudtrail
 
-from .reader import Reader
+from .reader import Reader, Skip
 
 DEFAULT_MAX_LATENESS = 3600
 
@@ -39,18 +40,7 @@ class Replay(object):
         self.skipped = Counter()
         self.reader = None
         # eventSource values some platform may care about: only those records are validated
-        self.validated_sources = self._sources(detections)
-
-    @staticmethod
-    def _sources(detections):
-        from awssignin.engine import Detection
-        sources = set()
-        for d in detections:
-            pinned = Detection(d.engine_spec()).event_sources
-            if pinned is None:
-                return None
-            sources |= pinned
-        return frozenset(sources)
+        self.validated_sources = event_sources([d.engine_spec() for d in detections])
 
     def _skip(self, skip):
         self.skipped[skip.reason] += 1
@@ -85,7 +75,6 @@ class Replay(object):
         return self
 
     def _skip_bad(self, err, location):
-        from .reader import Skip
         self._skip(Skip("bad field %s" % err.field, location, err.message))
 
     def _emit(self, alerts):

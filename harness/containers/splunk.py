@@ -31,16 +31,14 @@ from urllib.parse import quote, urlparse
 
 import requests
 
+from awssignin.engine import OVERRIDABLE as PARAMS
 from awssignin.timeutil import format_time, parse_time
 
+from ..splunk.appbuild import APP_ID as APP, COMMAND, DATA_MACRO
 from . import timeshift
 
-APP = "awssignin"
-DATA_MACRO = "aws_signin_cloudtrail"
-COMMAND = "awssignin"
 SOURCETYPE = "aws:cloudtrail"
 HOST = "awssignin-harness"
-PARAMS = ("threshold", "window")
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 _COMMAND_STAGE = re.compile(r"\|\s*%s\b([^|]*)" % COMMAND)

@@ -43,7 +43,8 @@ has moved that many seconds past them (without it, at ``finish()``).
 
 import itertools
 
-from awssignin.timeutil import format_duration, format_time, parse_duration, parse_time
+from awssignin.engine import checked_overrides
+from awssignin.timeutil import format_time, parse_duration, parse_time
 
 from . import eql, kql, mapping, rules
 from .ecs import EcsMappingError, get_field, to_ecs
@@ -57,7 +58,6 @@ PLATFORM = "elastic"
 DEDUP_HORIZON = 3600
 DEDUP_PRUNE_AT = 100000
 PROVIDER = "event.provider"
-OVERRIDABLE = ("threshold", "window")
 
 
 # -- which event.provider values a query pins ----------------------------------------------------
@@ -140,35 +140,8 @@ def eql_providers(query):
 # -- overrides ----------------------------------------------------------------------------------
 
 def checked_params(detection, params):
-    """Threshold/window overrides of one detection, validated like the engine validates them."""
-    if not params:
-        return None
-    if not isinstance(params, dict):
-        raise ValueError("%s: overrides must be a mapping like {'threshold': 10, 'window': '15m'}, not %r"
-                         % (detection.id, params))
-    logic = detection.data["logic"]
-    out = {}
-    for key, value in params.items():
-        if key not in OVERRIDABLE:
-            raise ValueError("%s: only threshold and window can be overridden, not %r" % (detection.id, key))
-        if key not in logic:
-            raise ValueError("%s: a %s detection has no %s" % (detection.id, logic["type"], key))
-        if key == "threshold":
-            try:
-                if isinstance(value, bool):
-                    raise ValueError
-                value = int(value)
-            except (TypeError, ValueError):
-                raise ValueError("%s: threshold must be a whole number, not %r" % (detection.id, value))
-            if value < 1:
-                raise ValueError("%s: threshold must be at least 1, not %r" % (detection.id, value))
-        else:
-            try:
-                value = format_duration(parse_duration(value))
-            except ValueError as err:
-                raise ValueError("%s: window: %s" % (detection.id, err))
-        out[key] = value
-    return out
+    """Threshold/window overrides of one detection, validated exactly as the engine validates them."""
+    return checked_overrides(detection.id, detection.data["logic"], params) or None
 
 
 # -- one rule -----------------------------------------------------------------------------------

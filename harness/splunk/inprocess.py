@@ -7,7 +7,7 @@ itself is tested by ``awssignin test``; replay is the fast path for large inputs
 detection can use (its eventSource is not one a detection pins) is never turned into a field view.
 """
 
-from awssignin.engine import Engine
+from awssignin.engine import Engine, union_of_sources
 from awssignin.splunkrows import rows_for
 
 from .fieldview import FieldViewError, field_view
@@ -39,13 +39,7 @@ class SplunkInProcess(object):
             engine = Engine([det.engine_spec()], overrides={det.id: overrides[det.id]} if det.id in overrides else None,
                             max_lateness=max_lateness, platform="splunk")
             self.lanes.append(_Lane(det, base, engine, filters))
-        sources = set()
-        for lane in self.lanes:
-            if lane.engine.event_sources is None:
-                sources = None
-                break
-            sources |= lane.engine.event_sources
-        self.sources = frozenset(sources) if sources is not None else None
+        self.sources = union_of_sources(lane.engine.event_sources for lane in self.lanes)
         self.stats = {"not in the base search": 0, "no field view": 0}
 
     def feed_record(self, record, view=None):

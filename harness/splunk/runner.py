@@ -19,32 +19,18 @@ For one detection and a list of raw CloudTrail records:
 import json
 import sys
 
+from awssignin.engine import OVERRIDABLE as PARAMS
+
+from .appbuild import COMMAND, saved_search_text
 from .fieldview import FieldViewError, field_view
 from .macros import MacroError, expand, load_macros
 from .scp import MAX_RESULT_ROWS, ScpError, run_command
 from .spl import SplError, compile_search, split_pipeline
 
-COMMAND = "awssignin"
-DATA_MACRO = "aws_signin_cloudtrail"
-PARAMS = ("threshold", "window")
 
 
 class RunnerError(RuntimeError):
     """The detection cannot be run locally; the message names the detection and the cause."""
-
-
-def compose_search(detection):
-    """The saved search of a detection, as the build writes it (used when appbuild is not available)."""
-    return "`%s` %s | %s detection=%s | `%s_filter`" % (
-        DATA_MACRO, detection.data["splunk"]["search"].strip(), COMMAND, detection.id, detection.id)
-
-
-def _saved_search_text(detection):
-    try:
-        from .appbuild import saved_search_text
-    except ImportError:
-        return compose_search(detection)
-    return saved_search_text(detection)
 
 
 def tokenize_args(text):
@@ -166,7 +152,7 @@ class SplunkLocalRunner(object):
     def search_text(self, detection):
         """The detection's saved search (unexpanded). Raises RunnerError when the shipped conf is
         ambiguous or disagrees with the detection file."""
-        expected = _saved_search_text(detection)
+        expected = saved_search_text(detection)
         entries = self._searches_in_conf().get(detection.id, [])
         if not entries:
             return expected

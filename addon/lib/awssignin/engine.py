@@ -13,7 +13,7 @@ import heapq
 from . import correlate
 from .normalize import from_cloudtrail, from_splunk
 from .predicates import compile_predicate, required_values
-from .timeutil import format_time, parse_duration
+from .timeutil import format_duration, format_time, parse_duration
 
 # seconds of event time between two sweeps of correlation state (a sweep visits every group)
 EXPIRE_EVERY = 60
@@ -26,19 +26,7 @@ class Detection(object):
         self.id = spec["id"]
         self.spec = spec
         logic = dict(spec["logic"])
-        for key, value in (overrides or {}).items():
-            if key not in ("threshold", "window"):
-                raise ValueError("%s: only threshold and window can be overridden, not %r" % (self.id, key))
-            if key not in logic:
-                raise ValueError("%s: a %s detection has no %s" % (self.id, logic["type"], key))
-            if key == "threshold":
-                try:
-                    value = int(value)
-                except (TypeError, ValueError):
-                    raise ValueError("%s: threshold must be a whole number, not %r" % (self.id, value))
-                if value < 1:
-                    raise ValueError("%s: threshold must be at least 1, not %r" % (self.id, value))
-            logic[key] = value
+        logic.update(checked_overrides(self.id, logic, overrides))
         if "window" in logic:
             try:
                 logic["window_seconds"] = parse_duration(logic["window"])
@@ -54,14 +42,7 @@ class Detection(object):
         else:
             self.match = compile_predicate(logic["where"], "logic.where")
             wheres = [logic["where"]]
-        sources = set()
-        for where in wheres:
-            pinned = required_values(where, "event_source")
-            if pinned is None:
-                sources = None
-                break
-            sources |= pinned
-        self.event_sources = sources
+        self.event_sources = union_of_sources(required_values(w, "event_source") for w in wheres)
         self.window_seconds = logic.get("window_seconds", 0)
 
     def correlator(self):
@@ -107,6 +88,59 @@ class Detection(object):
         }
 
 
+# the parameters a user may override per run (command options, test params, replay flags)
+OVERRIDABLE = ("threshold", "window")
+
+
+def checked_overrides(detection_id, logic, overrides):
+    """Validated threshold/window overrides of one detection (``logic`` is its logic): the
+    threshold as an int, the window as a duration string. Raises ValueError naming the detection.
+    The Elastic runner applies the same overrides to the Kibana rule with this check."""
+    if not overrides:
+        return {}
+    if not isinstance(overrides, dict):
+        raise ValueError("%s: overrides must be a mapping like {'threshold': 10, 'window': '15m'}, not %r"
+                         % (detection_id, overrides))
+    out = {}
+    for key, value in overrides.items():
+        if key not in OVERRIDABLE:
+            raise ValueError("%s: only threshold and window can be overridden, not %r" % (detection_id, key))
+        if key not in logic:
+            raise ValueError("%s: a %s detection has no %s" % (detection_id, logic["type"], key))
+        if key == "threshold":
+            try:
+                if isinstance(value, bool):
+                    raise ValueError
+                value = int(value)
+            except (TypeError, ValueError):
+                raise ValueError("%s: threshold must be a whole number, not %r" % (detection_id, value))
+            if value < 1:
+                raise ValueError("%s: threshold must be at least 1, not %r" % (detection_id, value))
+        else:
+            try:
+                value = format_duration(parse_duration(value))
+            except ValueError as err:
+                raise ValueError("%s: window: %s" % (detection_id, err))
+        out[key] = value
+    return out
+
+
+def union_of_sources(pinned_sets):
+    """The eventSource values any of several detections can use (each a set, or None for "any");
+    None when one of them is not pinned."""
+    sources = set()
+    for pinned in pinned_sets:
+        if pinned is None:
+            return None
+        sources |= pinned
+    return frozenset(sources)
+
+
+def event_sources(specs):
+    """``union_of_sources`` of detection specs (from the detection table)."""
+    return union_of_sources(Detection(spec).event_sources for spec in specs)
+
+
 def _order(ev):
     return (ev["event_time"], ev["event_id"])
 
@@ -127,14 +161,8 @@ class Engine(object):
         self.correlators = [d.correlator() for d in self.detections]
         self.platform = platform
         self.max_lateness = max_lateness
-        sources = set()
-        for d in self.detections:
-            if d.event_sources is None:
-                sources = None
-                break
-            sources |= d.event_sources
         # eventSource values any detection can use; None = every record is a candidate
-        self.event_sources = frozenset(sources) if sources is not None else None
+        self.event_sources = union_of_sources(d.event_sources for d in self.detections)
         self.horizon = max([d.window_seconds for d in self.detections] + [0])
         self.buffer = []          # heap of (event_time, event_id, seq, view, indexes of matched detections)
         self.seq = 0
