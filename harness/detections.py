@@ -12,6 +12,8 @@ import yaml
 from awssignin.predicates import PredicateError, compile_predicate
 from awssignin.normalize import FIELDS
 
+from . import generate
+
 SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "detection.schema.json"
 SEVERITY_RISK = {"low": 21, "medium": 47, "high": 73, "critical": 99}
 
@@ -47,43 +49,8 @@ def validator():
     return _VALIDATOR
 
 
-class _LineLoader(yaml.SafeLoader):
-    """SafeLoader that remembers the line of every mapping key and sequence item, by dotted path."""
-
-
-def _load_with_lines(text, file):
-    loader = _LineLoader(text)
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            raise DetectionError(file, "", "the file is empty")
-        data = loader.construct_document(node)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        raise DetectionError(file, "", "not valid YAML: %s" % (getattr(err, "problem", None) or err),
-                             line=mark.line + 1 if mark else None)
-    finally:
-        loader.dispose()
-    lines = {}
-
-    def walk(n, path):
-        lines.setdefault(path, n.start_mark.line + 1)
-        if isinstance(n, yaml.MappingNode):
-            seen = set()
-            for key, value in n.value:
-                child = "%s.%s" % (path, key.value) if path else str(key.value)
-                if key.value in seen:
-                    # PyYAML would keep the last value silently
-                    raise DetectionError(file, child, "duplicate key", key.start_mark.line + 1)
-                seen.add(key.value)
-                lines[child] = key.start_mark.line + 1
-                walk(value, child)
-        elif isinstance(n, yaml.SequenceNode):
-            for i, item in enumerate(n.value):
-                walk(item, "%s[%d]" % (path, i))
-
-    walk(node, "")
-    return data, lines
+# the YAML loading (aliases refused, size and depth bounded, line of every field) lives in yamlload
+from .yamlload import _LineLoader, _load_with_lines  # noqa: E402,F401
 
 
 def _dotted(path_items):
@@ -98,7 +65,9 @@ class DetectionFile(object):
 
     def __init__(self, path, data, lines):
         self.path = Path(path)
-        self.data = data
+        self.data = data        # with the generated platform sections once resolved (harness/generate.py)
+        self.authored = data    # what the file says
+        self.generated = None   # harness.elastic.querygen.Generated
         self.lines = lines
 
     @property
@@ -129,7 +98,21 @@ class DetectionFile(object):
         }
 
     def fixture_paths(self, fixtures_dir, test):
-        return [Path(fixtures_dir) / f for f in test["fixtures"]]
+        t = next((i for i, x in enumerate(self.data["tests"]) if x is test), None)
+        return [self.fixture_path(fixtures_dir, t, f, name) for f, name in enumerate(test["fixtures"])]
+
+    def fixture_path(self, fixtures_dir, t, f, name):
+        """tests[t].fixtures[f] as a path that resolves (symlinks followed) inside ``fixtures_dir``."""
+        field = "tests[%s].fixtures[%d]" % ("?" if t is None else t, f)
+        try:
+            root = Path(fixtures_dir).resolve()
+            path = (root / name).resolve()
+        except (OSError, RuntimeError, ValueError) as err:  # a NUL byte, a symlink loop
+            raise self.error(field, "cannot resolve the fixture path %r: %s" % (name, err))
+        if not path.is_relative_to(root):
+            raise self.error(field, "fixture path %r resolves to %s, outside the fixtures directory %s; "
+                             "fixtures must be files under it" % (name, path, root))
+        return Path(fixtures_dir) / name
 
 
 def load_file(path, fixtures_dir=None):
@@ -149,7 +132,7 @@ def load_file(path, fixtures_dir=None):
         field = _dotted(err.absolute_path)
         raise det.error(field, err.message)
     _check_semantics(det, fixtures_dir or path.parent / "fixtures")
-    return det
+    return generate.resolve(det)
 
 
 def _check_semantics(det, fixtures_dir):
@@ -175,17 +158,26 @@ def _check_semantics(det, fixtures_dir):
     if logic["type"] == "distinct" and logic["distinct"] not in FIELDS:
         raise det.error("logic.distinct", "unknown field %r" % logic["distinct"])
     for i, step in enumerate(logic.get("steps", [])):
-        if len(step["by"]) != len(names):
-            raise det.error("logic.steps[%d].by" % i, "needs one field per group_by name (%d)" % len(names))
+        # the first len(group_by) fields name the alert's group; any further ones only join the steps
+        if len(step["by"]) < len(names):
+            raise det.error("logic.steps[%d].by" % i, "needs at least one field per group_by name (%d)" % len(names))
+        if [len(o["by"]) for o in logic["steps"]].count(len(step["by"])) != len(logic["steps"]):
+            raise det.error("logic.steps[%d].by" % i, "every step needs as many key fields as the others")
         for j, f in enumerate(step["by"]):
             if f not in FIELDS:
                 raise det.error("logic.steps[%d].by[%d]" % (i, j), "unknown field %r" % f)
-    if set(d["elastic"]["group_fields"]) != set(names):
-        raise det.error("elastic.group_fields", "must map exactly the group names %s, got %s"
-                        % (names, sorted(d["elastic"]["group_fields"])))
+    for i, known in enumerate(d.get("known_differences") or ()):
+        where = "known_differences[%d]" % i
+        try:
+            compile_predicate(known["where"], where + ".where")
+        except PredicateError as err:
+            raise det.error(err.path, str(err).split(": ", 1)[-1])
+        step = known.get("step")
+        if step is not None and step not in [s["name"] for s in logic.get("steps", [])]:
+            raise det.error(where + ".step", "no step named %r in logic.steps" % step)
     for t, test in enumerate(d["tests"]):
         for f, name in enumerate(test["fixtures"]):
-            if not (Path(fixtures_dir) / name).is_file():
+            if not det.fixture_path(fixtures_dir, t, f, name).is_file():
                 raise det.error("tests[%d].fixtures[%d]" % (t, f), "no such fixture file: %s" % (Path(fixtures_dir) / name))
         for p in test.get("params", {}):
             if p not in logic:

@@ -6,6 +6,8 @@
 - every Elastic query within what the local KQL/EQL evaluators run, on mapped fields only (KQL on an
   unmapped field silently matches nothing in Kibana), and every exported rule against the Kibana
   rule schema;
+- each platform's artefact equivalent to the logic over a generated space of records
+  (harness/equivalence.py), except where a difference is declared;
 - the committed generated files up to date with the detection files.
 """
 
@@ -28,7 +30,7 @@ def lint_all(layout):
         if det.id in seen:
             problems.append(str(det.error("id", "duplicate id, also in %s" % seen[det.id])))
         seen[det.id] = det.path
-    for check in (_splunk, _elastic):
+    for check in (_splunk, _elastic, _equivalence):
         problems.extend(check(layout, dets))
     if not problems:
         from .build import stale_files
@@ -46,3 +48,8 @@ def _splunk(layout, dets):
 def _elastic(layout, dets):
     from .elastic.lint import lint_rules
     return lint_rules(layout, dets)
+
+
+def _equivalence(layout, dets):
+    from .equivalence import check_all
+    return [str(p) for p in check_all(dets, layout.fixtures)]

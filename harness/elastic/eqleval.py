@@ -894,6 +894,14 @@ class CompiledEql:
         self._pipes = c.pipes()
         self._match = _top_level(self._pred) if self._pred is not None else None
 
+    def stage_matchers(self) -> List[Callable[[dict], bool]]:
+        """One single-document test per sequence stage, in order (each stage's condition alone)."""
+        out: List[Callable[[dict], bool]] = []
+        for spec in self._stages:
+            if spec.source == len(out):
+                out.append(_top_level(spec.pred))
+        return out
+
     # -- single events -----------------------------------------------------------------------
     def match(self, doc: dict) -> bool:
         """Does ``doc`` match this single-event query?"""

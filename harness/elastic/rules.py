@@ -49,7 +49,7 @@ import jsonschema
 
 from awssignin.timeutil import format_duration, parse_duration
 
-from . import attack, pipeline
+from . import attack, pipeline, querygen
 from ..build import distributable
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "kibana_rule.schema.json"
@@ -57,7 +57,6 @@ SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "kibana_rule.
 # uuid5(NAMESPACE_URL, "https://awssignin.invalid/detections"), written out so it can never change.
 RULE_ID_NAMESPACE = uuid.UUID("d16a6846-9e2e-5463-83d1-8f2f78142a98")
 
-DEFAULT_INDEX = ["filebeat-*", "logs-aws.cloudtrail-*"]
 AUTHOR = ["awssignin"]
 LICENSE = "Apache-2.0"
 MAX_SIGNALS = 100
@@ -78,27 +77,6 @@ EVENT_INTERVAL = 300        # per-event rules run every 5m ...
 DRIFT = 60                  # ... with 1m of additional look-back for late runs
 MIN_INTERVAL = 60           # Kibana's default minimum schedule interval
 THRESHOLD_MAX_INTERVAL = 300
-
-# ECS field for a sign-in view field, used when a distinct-count field is not in elastic.group_fields.
-# Follows notes/elastic.md section 4 (the AWS integration's CloudTrail pipeline).
-VIEW_TO_ECS = {
-    "event_id": "event.id",
-    "event_source": "event.provider",
-    "event_name": "event.action",
-    "event_type": "aws.cloudtrail.event_type",
-    "region": "cloud.region",
-    "source_ip": "source.address",
-    "user_agent": "user_agent.original",
-    "error_code": "aws.cloudtrail.error_code",
-    "error_message": "aws.cloudtrail.error_message",
-    "outcome": "event.outcome",
-    "identity_type": "aws.cloudtrail.user_identity.type",
-    "account_id": "cloud.account.id",
-    "principal_id": "user.id",
-    "arn": "aws.cloudtrail.user_identity.arn",
-    "access_key_id": "aws.cloudtrail.user_identity.access_key_id",
-    "recipient_account_id": "aws.cloudtrail.recipient_account_id",
-}
 
 # which Kibana rule types can carry each engine logic type
 _TYPES_FOR_LOGIC = {
@@ -214,11 +192,8 @@ def _prose(text):
 
 
 def _distinct_field(detection, logic):
-    name = logic["distinct"]
-    field = detection.data["elastic"]["group_fields"].get(name) or VIEW_TO_ECS.get(name)
-    if not field:
-        raise detection.error("logic.distinct", "no ECS field for %r: map it in elastic.group_fields" % name)
-    return field
+    """The ECS field of the distinct count (generated from logic.distinct, harness/elastic/querygen.py)."""
+    return detection.data["elastic"]["cardinality_field"]
 
 
 def _threat(detection):
@@ -325,7 +300,7 @@ def kibana_rule(detection, params=None):
         "type": elastic["type"],
         "language": elastic["language"],
         "query": query,
-        "index": list(elastic.get("index") or DEFAULT_INDEX),
+        "index": list(querygen.INDEX),
         "risk_score": data["risk_score"],
         "severity": data["severity"],
         "threat": threat,

@@ -10,6 +10,9 @@ from .timeutil import parse_time
 
 MASKED_USER = "HIDDEN_DUE_TO_SECURITY_REASONS"
 
+# IAM Identity Center's own sign-in events carry their outcome in serviceEventDetails.<eventName>.
+SERVICE_OUTCOME_EVENTS = ("UserAuthentication", "CredentialChallenge", "CredentialVerification")
+
 # Sign-in events whose outcome AWS writes as responseElements.<eventName> = Success / Failure.
 OUTCOME_MARKERS = (
     "ConsoleLogin", "GetSigninToken", "CheckMfa", "SwitchRole", "PasswordUpdated",
@@ -29,8 +32,10 @@ FIELDS = {
     "user_agent": "userAgent",
     "error_code": "errorCode",
     "error_message": "errorMessage",
-    "outcome": "success / failure: responseElements.<eventName> (Success/Failure) when present, "
-               "else failure when errorCode or errorMessage is present, else success",
+    "outcome": "success / failure: responseElements.<eventName> (Success/Failure) when present; for "
+               "ConsoleLogin nothing else (without it the outcome is absent: neither); for IAM Identity "
+               "Center sign-ins serviceEventDetails.<eventName>; else failure when errorCode or "
+               "errorMessage is present, else success",
     "identity_type": "userIdentity.type (Root, IAMUser, AssumedRole, FederatedUser, ...)",
     "account_id": "userIdentity.accountId, else recipientAccountId",
     "principal_id": "userIdentity.principalId",
@@ -43,7 +48,8 @@ FIELDS = {
     "session_issuer_arn": "userIdentity.sessionContext.sessionIssuer.arn",
     "session_issuer_user_name": "userIdentity.sessionContext.sessionIssuer.userName",
     "mfa_authenticated": "userIdentity.sessionContext.attributes.mfaAuthenticated (\"true\"/\"false\")",
-    "mfa_used": "additionalEventData.MFAUsed (Yes/No)",
+    "mfa_used": "additionalEventData.MFAUsed as Yes / No whatever the case AWS wrote (YES, no ...); "
+                "any other value as written",
     "login_to": "additionalEventData.LoginTo",
     "saml_provider_arn": "additionalEventData.SamlProviderArn",
     "request_user_name": "requestParameters.userName (the target of IAM calls such as CreateLoginProfile)",
@@ -145,6 +151,31 @@ def _object(get, path):
         raise BadRecord(path, "expected an object, got %s" % kind_of(value))
 
 
+_YES_NO = {"yes": "Yes", "no": "No"}
+
+
+def _yes_no(value):
+    """MFAUsed as AWS writes it in its own examples: Yes, No, and upper case (YES)."""
+    if value is None:
+        return None
+    return _YES_NO.get(value.lower(), value)
+
+
+def _service_detail(get, event_name):
+    """serviceEventDetails.<eventName> when serviceEventDetails is an object (other services write
+    it as a string, which is not an error for the sign-in view)."""
+    container = get("serviceEventDetails")
+    if isinstance(container, dict):
+        value = container.get(event_name)
+        return value if isinstance(value, str) else None
+    if container is None:  # the flat Splunk view has no container, only dotted keys
+        value = get("serviceEventDetails." + event_name)
+        if isinstance(value, list):
+            value = value[0] if value else None
+        return value if isinstance(value, str) else None
+    return None
+
+
 def normalize(get, containers_checked=True):
     """Build the sign-in view from a getter. Raises BadRecord naming the first bad field."""
     if containers_checked:
@@ -173,7 +204,12 @@ def normalize(get, containers_checked=True):
         marker = _text(get, "responseElements." + event_name)
         if marker in ("Success", "Failure"):
             outcome = marker.lower()
-    if outcome is None:
+        elif event_name in SERVICE_OUTCOME_EVENTS:
+            marker = _service_detail(get, event_name)
+            if marker in ("Success", "Failure"):
+                outcome = marker.lower()
+    if outcome is None and event_name != "ConsoleLogin":
+        # the catalog: a ConsoleLogin's outcome is its responseElements marker or unknown
         outcome = "failure" if (error_code is not None or error_message is not None) else "success"
 
     user = None
@@ -208,7 +244,7 @@ def normalize(get, containers_checked=True):
         "session_issuer_arn": _text(get, "userIdentity.sessionContext.sessionIssuer.arn"),
         "session_issuer_user_name": _text(get, "userIdentity.sessionContext.sessionIssuer.userName"),
         "mfa_authenticated": _text(get, "userIdentity.sessionContext.attributes.mfaAuthenticated"),
-        "mfa_used": _text(get, "additionalEventData.MFAUsed"),
+        "mfa_used": _yes_no(_text(get, "additionalEventData.MFAUsed")),
         "login_to": _text(get, "additionalEventData.LoginTo"),
         "saml_provider_arn": _text(get, "additionalEventData.SamlProviderArn"),
         "request_user_name": _text(get, "requestParameters.userName"),
@@ -240,4 +276,5 @@ SPLUNK_FIELDS = (
     "userIdentity.sessionContext.attributes.mfaAuthenticated",
     "additionalEventData.MFAUsed", "additionalEventData.LoginTo", "additionalEventData.SamlProviderArn",
     "requestParameters.userName",
-) + tuple("responseElements." + name for name in OUTCOME_MARKERS)
+) + tuple("responseElements." + name for name in OUTCOME_MARKERS) + tuple(
+    "serviceEventDetails." + name for name in SERVICE_OUTCOME_EVENTS)

@@ -1,0 +1,270 @@
+"""The equivalence check: each platform's artefact against the detection's logic, record by record.
+
+For every condition of a detection (its ``where``, or each sequence step's), over a generated space
+of records, three verdicts are computed the way each platform reaches them:
+
+- the logic, by the engine, on the sign-in view of the raw record;
+- the Kibana rule's query (generated, or the file's override) by the project's KQL / EQL evaluator
+  with Elasticsearch's semantics, on the ECS document the AWS integration would index;
+- the Splunk base search by the SPL evaluator, on the ``aws:cloudtrail`` field view.
+
+Elastic must agree with the logic exactly. Splunk's base search is a prefilter before the command
+that runs the logic itself, so it must keep every record the logic keeps (it may keep more).
+A disagreement is accepted only when it is declared: platform-wide, by the Elastic field mapping's
+``FIELD_DIFFERENCES`` (how the integration's pipeline writes a field the condition reads), or in the
+detection file's ``known_differences`` (a predicate over the sign-in view saying which records).
+Anything else is an error that prints the record.
+
+The space of records: every fixture record (they hold the record shapes of notes/vendor-rules.md
+§3), reduced to one per distinct combination of the raw fields the condition reads, and then each of
+those with one raw field the condition reads set to each value the condition names, to a near miss
+of it, to another case, to empty, and removed.
+"""
+
+import copy
+import json
+from pathlib import Path
+
+from awssignin.normalize import BadRecord, MASKED_USER, OUTCOME_MARKERS, SERVICE_OUTCOME_EVENTS, from_cloudtrail
+from awssignin.predicates import compile_predicate, fields_used
+
+from .elastic import eql, kql, mapping, querygen
+from .elastic.ecs import EcsMappingError, to_ecs
+from .predicate_ast import named_values
+from .reader import Reader
+from .splunk import searchgen
+from .splunk.fieldview import FieldViewError, field_view
+from .splunk.spl import compile_search
+
+IDENTITY_TYPES = ["Root", "IAMUser", "AssumedRole", "FederatedUser", "IdentityCenterUser", "AWSService",
+                  "AWSAccount", "Unknown"]
+EVENT_NAMES = sorted(set(OUTCOME_MARKERS) | set(SERVICE_OUTCOME_EVENTS) |
+                     {"CreateLoginProfile", "UpdateLoginProfile", "AssumeRole", "ListUsers"})
+
+# raw paths behind each sign-in view field (awssignin.normalize); "{name}" is the record's eventName
+RAW_PATHS = dict((name, [path]) for name, path in searchgen.RAW_FIELDS.items())
+RAW_PATHS.update({
+    "outcome": ["responseElements.{name}", "serviceEventDetails.{name}", "errorCode", "errorMessage"],
+    "user": ["userIdentity.type", "userIdentity.userName", "userIdentity.arn", "userIdentity.accountId"],
+    "account_id": ["userIdentity.accountId", "recipientAccountId"],
+    "access_key_id": ["userIdentity.accessKeyId"],
+})
+# values worth trying on a raw path whatever the condition names
+VOCABULARY = {
+    "userIdentity.type": IDENTITY_TYPES,
+    "eventName": EVENT_NAMES,
+    "responseElements.{name}": ["Success", "Failure"],
+    "serviceEventDetails.{name}": ["Success", "Failure"],
+    "errorCode": ["AccessDenied"],
+    "errorMessage": ["Failed authentication", "No username found in supplied account"],
+    "userIdentity.userName": [MASKED_USER, "alice"],
+    "additionalEventData.MFAUsed": ["Yes", "No", "YES", "NO", "no"],
+    "sourceIPAddress": ["AWS Internal", "redacted", "203.0.113.7", "2001:db8::7", "not-an-ip"],
+}
+_ABSENT = object()
+
+
+class Disagreement(object):
+    def __init__(self, detection, condition, platform, record, logic, artefact, text):
+        self.detection = detection
+        self.condition = condition
+        self.platform = platform
+        self.record = record
+        self.logic = logic
+        self.artefact = artefact
+        self.text = text
+
+    def __str__(self):
+        if self.platform == "splunk":
+            what = "the logic accepts it and the Splunk base search drops it"
+        else:
+            what = "the logic %s it and the Kibana rule %s it" % (
+                "accepts" if self.logic else "rejects", "accepts" if self.artefact else "rejects")
+        return "%s: %s: %s; undeclared (add a known_differences entry with a reason if it is inherent):\n" \
+               "  %s\n  record: %s" % (self.detection, self.condition, what, self.text.replace("\n", "\n  "),
+                                      json.dumps(self.record, sort_keys=True, ensure_ascii=True))
+
+
+def _resolve(path, record):
+    if "{name}" in path:
+        name = record.get("eventName")
+        if not isinstance(name, str):
+            return None
+        return path.replace("{name}", name)
+    return path
+
+
+def _get(record, path):
+    node = record
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return _ABSENT
+        node = node[part]
+    return node
+
+
+def _set(record, path, value):
+    out = copy.deepcopy(record)
+    parts = path.split(".")
+    node = out
+    for part in parts[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            if value is _ABSENT:
+                return out
+            child = node[part] = {}
+        node = child
+    if value is _ABSENT:
+        node.pop(parts[-1], None)
+    else:
+        node[parts[-1]] = value
+    return out
+
+
+def _variants(value):
+    out = [value, value.lower(), value.upper(), value.swapcase(), value + "x", "", _ABSENT]
+    if len(value) > 1:
+        out.append(value[:-1])
+    return out
+
+
+def record_space(base_records, spec):
+    """The records to compare on for one condition (a list of raw records, no duplicates)."""
+    views = sorted(fields_used(spec))
+    paths = []
+    for name in views:
+        for p in RAW_PATHS.get(name, []):
+            if p not in paths:
+                paths.append(p)
+    if "eventName" not in paths and any("{name}" in p for p in paths):
+        paths.append("eventName")
+    named = named_values(spec)
+    candidates = {}
+    for name in views:
+        for p in RAW_PATHS.get(name, []):
+            values = candidates.setdefault(p, [])
+            for v in sorted(named.get(name, ())) + VOCABULARY.get(p, []):
+                values.extend(_variants(v))
+    for p in paths:
+        candidates.setdefault(p, []).extend(_variants(v) for v in VOCABULARY.get(p, []))
+        candidates[p] = _flat_unique(candidates[p])
+
+    seen = set()
+    bases = []
+    for record in base_records:
+        key = json.dumps([_show(_get(record, _resolve(p, record) or p)) for p in paths], sort_keys=True, default=str)
+        if key not in seen:
+            seen.add(key)
+            bases.append(record)
+    out = []
+    keys = set()
+    for base in bases:
+        for record in [base] + [_set(base, _resolve(p, base) or p, v) for p in paths
+                                if _resolve(p, base) for v in candidates[p]]:
+            key = json.dumps(record, sort_keys=True, default=str)
+            if key not in keys:
+                keys.add(key)
+                out.append(record)
+    return out
+
+
+def _flat_unique(values):
+    out = []
+    for v in values:
+        if isinstance(v, list):
+            for x in v:
+                if not any(x is y or (x is not _ABSENT and y is not _ABSENT and x == y) for y in out):
+                    out.append(x)
+        elif not any(v is y or (v is not _ABSENT and y is not _ABSENT and v == y) for y in out):
+            out.append(v)
+    return out
+
+
+def _show(value):
+    return "<absent>" if value is _ABSENT else value
+
+
+def fixture_records(fixtures_dir):
+    """Every record of every fixture file (CloudTrail files, NDJSON), as the reader reads them."""
+    files = sorted(str(p) for p in Path(fixtures_dir).rglob("*") if p.is_file() and p.suffix in (".json", ".ndjson", ".gz"))
+    return [record for record, _ in Reader(files, on_skip=lambda problem: None)]
+
+
+def _conditions(detection):
+    """(name, predicate spec) per condition of the logic."""
+    logic = detection.data["logic"]
+    if logic["type"] == "sequence":
+        return [(s["name"], s["where"]) for s in logic["steps"]]
+    return [("where", logic["where"])]
+
+
+def _elastic_matchers(detection):
+    """One document test per condition, compiled from the rule's actual query text."""
+    from .elastic.rules import elastic_query
+
+    elastic = detection.data["elastic"]
+    text = elastic_query(detection)
+    if elastic["language"] == "eql":
+        compiled = eql.compile_eql(text, field_type=mapping.field_type)
+        if compiled.is_sequence:
+            return compiled.stage_matchers(), text
+        return [compiled.match], text
+    return [kql.compile_kql(text)], text
+
+
+def _declared(detection, platform, condition, fields, record, view):
+    for difference in querygen.FIELD_DIFFERENCES if platform == "elastic" else ():
+        if difference.fields & fields and difference.applies(record):
+            return True
+    for known in detection.data.get("known_differences") or ():
+        if known["platform"] != platform or known.get("step") not in (None, condition):
+            continue
+        if view is not None and compile_predicate(known["where"], "known_differences")(view):
+            return True
+    return False
+
+
+def check(detection, base_records, limit=5):
+    """Undeclared disagreements of one detection (at most ``limit`` per condition and platform)."""
+    problems = []
+    matchers, query = _elastic_matchers(detection)
+    search = detection.data["splunk"]["search"]
+    spl = compile_search(search)
+    for (name, spec), elastic_match in zip(_conditions(detection), matchers):
+        logic = compile_predicate(spec, name)
+        fields = fields_used(spec)
+        counts = {"elastic": 0, "splunk": 0}
+        for record in record_space(base_records, spec):
+            try:
+                view = from_cloudtrail(record)
+            except BadRecord:
+                continue  # the reader skips it for every platform
+            expected = bool(logic(view))
+            try:
+                doc = to_ecs(record)
+            except EcsMappingError:
+                doc = None
+            if doc is not None and counts["elastic"] < limit:
+                got = bool(elastic_match(doc))
+                if got != expected and not _declared(detection, "elastic", name, fields, record, view):
+                    counts["elastic"] += 1
+                    problems.append(Disagreement(detection.id, name, "elastic", record, expected, got,
+                                                 "Kibana query: " + query))
+            if expected and counts["splunk"] < limit:
+                try:
+                    fv = field_view(record)
+                except FieldViewError:
+                    continue
+                if not spl(fv) and not _declared(detection, "splunk", name, fields, record, view):
+                    counts["splunk"] += 1
+                    problems.append(Disagreement(detection.id, name, "splunk", record, True, False,
+                                                 "Splunk base search: " + search))
+    return problems
+
+
+def check_all(detections, fixtures_dir):
+    base = fixture_records(fixtures_dir)
+    problems = []
+    for det in detections:
+        problems.extend(check(det, base))
+    return problems
