@@ -36,7 +36,8 @@ def engine_table(layout, detections):
 
 
 # Platform modules register their generators and distributables when imported.
-PLATFORM_MODULES = ("harness.splunk.appbuild", "harness.elastic.rules", "harness.elastic.pipeline")
+PLATFORM_MODULES = ("harness.splunk.appbuild", "harness.elastic.rules", "harness.elastic.pipeline",
+                    "harness.docs", "harness.navigator")
 
 
 def _load_platforms():

@@ -29,6 +29,25 @@ TACTICS = {
     "TA0040": "Impact",
 }
 
+# Tactic id -> the tactic's ATT&CK shortname (x_mitre_shortname), which ATT&CK Navigator layers use
+# in a technique's "tactic" field.
+TACTIC_SHORTNAMES = {
+    "TA0043": "reconnaissance",
+    "TA0042": "resource-development",
+    "TA0001": "initial-access",
+    "TA0002": "execution",
+    "TA0003": "persistence",
+    "TA0004": "privilege-escalation",
+    "TA0005": "defense-evasion",
+    "TA0006": "credential-access",
+    "TA0007": "discovery",
+    "TA0008": "lateral-movement",
+    "TA0009": "collection",
+    "TA0011": "command-and-control",
+    "TA0010": "exfiltration",
+    "TA0040": "impact",
+}
+
 # id -> (name, tactics the technique is filed under). Sub-techniques share their parent's tactics.
 TECHNIQUES = {
     "T1021": ("Remote Services", ("TA0008",)),
@@ -64,6 +83,12 @@ def tactic(tactic_id):
         raise AttackError("unknown ATT&CK tactic %r (known: %s)" % (tactic_id, ", ".join(sorted(TACTICS))))
     return {"id": tactic_id, "name": TACTICS[tactic_id],
             "reference": "https://attack.mitre.org/tactics/%s/" % tactic_id}
+
+
+def tactic_shortname(tactic_id):
+    """The ATT&CK shortname of a tactic id: TA0001 -> initial-access."""
+    tactic(tactic_id)
+    return TACTIC_SHORTNAMES[tactic_id]
 
 
 def technique(technique_id):
