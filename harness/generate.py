@@ -54,6 +54,9 @@ def resolve(detection):
     })
     if generated.cardinality_field:
         elastic["cardinality_field"] = generated.cardinality_field
+    if generated.type == "eql":
+        # DESIGN.md: events of one eventTime are ordered by eventID, on Elastic too
+        elastic["tiebreaker_field"] = "event.id"
     notes = platform_notes(logic, generated)
     if notes:
         text = "## How this rule differs from the Splunk app\n" + "".join("- %s\n" % n for n in notes)

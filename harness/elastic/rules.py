@@ -50,6 +50,7 @@ import jsonschema
 from awssignin.timeutil import format_duration, parse_duration
 
 from . import attack, pipeline, querygen
+from .ecs import AWS_PACKAGE_VERSION
 from ..build import distributable
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "kibana_rule.schema.json"
@@ -60,9 +61,10 @@ RULE_ID_NAMESPACE = uuid.UUID("d16a6846-9e2e-5463-83d1-8f2f78142a98")
 AUTHOR = ["awssignin"]
 LICENSE = "Apache-2.0"
 MAX_SIGNALS = 100
-# Informational in Kibana (shows whether the integration is installed); the range Elastic's own
-# sign-in rules declare for the AWS package's CloudTrail data stream.
-RELATED_INTEGRATIONS = [{"package": "aws", "integration": "cloudtrail", "version": ">=6.0.0"}]
+# Informational in Kibana (shows whether the integration is installed). The version is a caret
+# range, the form Kibana 8.19's rule editor accepts, from the package version whose pipeline
+# harness/elastic/ecs.py reproduces: what the rules were checked against.
+RELATED_INTEGRATIONS = [{"package": "aws", "integration": "cloudtrail", "version": "^" + AWS_PACKAGE_VERSION}]
 BASE_TAGS = [
     "Domain: Cloud",
     "Data Source: AWS",

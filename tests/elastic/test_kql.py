@@ -383,11 +383,10 @@ def test_fields_referenced():
 
 
 def test_shipped_kql_rules_pass_the_lint():
-    queries = []
-    for path in sorted((ROOT / "detections").glob("*.yml")):
-        elastic = yaml.safe_load(path.read_text(encoding="utf-8")).get("elastic") or {}
-        if elastic.get("language") == "kuery":
-            queries.append((path.name, elastic["query"]))
+    from harness.detections import load_all
+
+    queries = [(d.id, d.data["elastic"]["query"]) for d in load_all(ROOT / "detections")
+               if d.data["elastic"]["language"] == "kuery"]
     assert queries, "no KQL detections found"
     for name, query in queries:
         check(query)

@@ -20,8 +20,13 @@ def catalog():
 
 
 def _detection(base, **changes):
-    """A variant of a real detection file, re-validated against the detection schema."""
-    data = copy.deepcopy(base.data)
+    """A variant of a real detection file (its authored text), re-validated and generated again.
+    ``elastic.query`` becomes a hand-written override of the generated query."""
+    from harness import generate
+
+    data = copy.deepcopy(base.authored)
+    if "elastic.query" in changes:
+        changes["elastic.override"] = {"query": changes.pop("elastic.query"), "reason": "a test's hand-written query"}
     for dotted, value in changes.items():
         node = data
         parts = dotted.split(".")
@@ -33,7 +38,7 @@ def _detection(base, **changes):
             node[parts[-1]] = value
     errors = list(validator().iter_errors(data))
     assert not errors, errors[0].message
-    return DetectionFile(base.path, data, base.lines)
+    return generate.resolve(DetectionFile(base.path, data, base.lines))
 
 
 @pytest.fixture(scope="module")
@@ -53,33 +58,30 @@ def layout_root():
     return Layout().root
 
 
+SEQUENCE_STEP = {"field": "event_name", "equals": "ConsoleLogin"}
+SEQUENCE_LOGIC = {
+    "type": "sequence", "group_by": ["account_id", "user"], "window": "15m",
+    "steps": [
+        {"name": "failures", "where": {"all": [SEQUENCE_STEP, {"field": "outcome", "equals": "failure"}]},
+         "by": ["account_id", "user"], "min_count": 3},
+        {"name": "success", "where": {"all": [SEQUENCE_STEP, {"field": "outcome", "equals": "success"}]},
+         "by": ["account_id", "user"]},
+    ],
+}
 SEQUENCE_QUERY = (
     'sequence by cloud.account.id, user.name with maxspan={window}\n'
-    '  [authentication where event.provider == "signin.amazonaws.com" and event.action == "ConsoleLogin"'
+    '  [any where data_stream.dataset == "aws.cloudtrail" and event.action == "ConsoleLogin"'
     ' and event.outcome == "failure"] with runs=3\n'
-    '  [authentication where event.provider == "signin.amazonaws.com" and event.action == "ConsoleLogin"'
+    '  [any where data_stream.dataset == "aws.cloudtrail" and event.action == "ConsoleLogin"'
     ' and event.outcome == "success"]'
 )
 
 
-def _sequence(base, query=SEQUENCE_QUERY, window="15m"):
-    step = {"field": "event_name", "equals": "ConsoleLogin"}
-    return _detection(
-        base,
-        **{
-            "logic": {
-                "type": "sequence", "group_by": ["account", "user"], "window": window,
-                "steps": [
-                    {"name": "failures", "where": {"all": [step, {"field": "outcome", "equals": "failure"}]},
-                     "by": ["account_id", "user_name"], "min_count": 3},
-                    {"name": "success", "where": {"all": [step, {"field": "outcome", "equals": "success"}]},
-                     "by": ["account_id", "user_name"]},
-                ],
-            },
-            "elastic.type": "eql", "elastic.language": "eql", "elastic.query": query,
-            "elastic.group_fields": {"account": "cloud.account.id", "user": "user.name"},
-            "elastic.tiebreaker_field": "event.id",
-        })
+def _sequence(base, query=None, window="15m"):
+    changes = {"logic": dict(copy.deepcopy(SEQUENCE_LOGIC), window=window), "tests": base.authored["tests"][:2]}
+    if query is not None:
+        changes["elastic.query"] = query
+    return _detection(base, **changes)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -97,7 +99,8 @@ def test_every_detection_exports_a_rule_kibana_accepts(catalog):
         assert rule["risk_score"] == det.data["risk_score"] and rule["severity"] == det.data["severity"]
         assert rule["references"] == det.data.get("links", [])
         assert rule["required_fields"], det.id
-        assert rule["related_integrations"] == [{"package": "aws", "integration": "cloudtrail", "version": ">=6.0.0"}]
+        assert rule["related_integrations"] == R.RELATED_INTEGRATIONS
+        assert rule["related_integrations"][0]["version"].startswith("^")  # the form Kibana 8.19's editor accepts
 
 
 def test_rule_ids_are_stable_uuids_of_the_detection_id():
@@ -141,7 +144,7 @@ def test_per_event_query_rule(catalog):
     assert (rule["type"], rule["language"]) == ("query", "kuery")
     assert (rule["interval"], rule["from"], rule["to"]) == ("5m", "now-6m", "now")
     assert rule["timestamp_override"] == "event.ingested"
-    assert rule["index"] == ["filebeat-*", "logs-aws.cloudtrail-*"]
+    assert rule["index"] == ["logs-aws.cloudtrail-*"]
     assert "threshold" not in rule and "building_block_type" not in rule
     assert {"name": "aws.cloudtrail.user_identity.type", "type": "keyword"} in rule["required_fields"]
     assert {"name": "data_stream.dataset", "type": "constant_keyword"} in rule["required_fields"]
@@ -178,9 +181,7 @@ def test_test_params_override_threshold_and_window(brute_force):
 
 
 def test_group_order_follows_logic_group_by(brute_force):
-    det = _detection(brute_force, **{"logic.group_by": ["source_ip", "account_id"],
-                                    "elastic.group_fields": {"account_id": "cloud.account.id",
-                                                             "source_ip": "source.address"}})
+    det = _detection(brute_force, **{"logic.group_by": ["source_ip", "account_id"]})
     assert R.kibana_rule(det)["threshold"]["field"] == ["source.address", "cloud.account.id"]
 
 
@@ -202,7 +203,7 @@ def test_eql_sequence_gets_window_from_logic_and_no_timestamp_override(brute_for
     # interval >= maxspan/2, and one run window holds a whole sequence wherever the runs fall
     assert (rule["interval"], rule["from"]) == ("8m", "now-24m")
     names = {f["name"] for f in rule["required_fields"]}
-    assert {"cloud.account.id", "user.name", "event.category", "event.id"} <= names
+    assert {"cloud.account.id", "user.name", "event.action", "event.outcome", "event.id"} <= names
     assert R.schema_problem(rule) is None
     rule = R.kibana_rule(det, params={"window": "60m"})
     assert "with maxspan=1h" in rule["query"] and (rule["interval"], rule["from"]) == ("30m", "now-91m")
@@ -220,39 +221,29 @@ def test_sequence_schedule_meets_elastic_constraints(brute_force):
         assert lookback >= minutes + interval         # a whole sequence fits one run
 
 
-def test_eql_sequence_errors_name_the_field(brute_force):
+def test_generated_sequence_query(brute_force):
+    rule = R.kibana_rule(_sequence(brute_force))
+    assert rule["query"] == SEQUENCE_QUERY.replace("{window}", "15m")
+    assert rule["tiebreaker_field"] == "event.id"  # ties by eventID, as the engine orders them
+
+
+def test_sequence_steps_with_own_join_keys_get_per_stage_by(brute_force):
+    logic = copy.deepcopy(SEQUENCE_LOGIC)
+    logic["steps"][0]["by"] = ["account_id", "user", "source_ip"]
+    logic["steps"][1]["by"] = ["account_id", "request_user_name", "source_ip"]
+    rule = R.kibana_rule(_detection(brute_force, logic=logic, tests=brute_force.authored["tests"][:2]))
+    first, second = rule["query"].split("\n")[1:]
+    assert first.endswith("] by cloud.account.id, user.name, source.address with runs=3")
+    assert second.endswith("] by cloud.account.id, user.target.name, source.address")
+
+
+def test_overridden_eql_sequence_errors_name_the_field(brute_force):
     with pytest.raises(DetectionError, match=r"elastic\.query.*maxspan=\{window\}"):
         R.kibana_rule(_sequence(brute_force, query=SEQUENCE_QUERY.replace("{window}", "15m")))
     with pytest.raises(DetectionError, match=r"elastic\.query.*needs `with maxspan=\{window\}`"):
         R.kibana_rule(_sequence(brute_force, query=SEQUENCE_QUERY.replace(" with maxspan={window}", "")))
     with pytest.raises(DetectionError, match=r"runs=2 but logic\.steps\[0\]\.min_count is 3"):
         R.kibana_rule(_sequence(brute_force, query=SEQUENCE_QUERY.replace("runs=3", "runs=2")))
-
-
-def test_single_event_eql_rule(token_abuse):
-    rule = R.kibana_rule(token_abuse)
-    assert (rule["type"], rule["language"]) == ("eql", "eql")
-    assert rule["timestamp_override"] == "event.ingested"
-    assert (rule["interval"], rule["from"]) == ("5m", "now-6m")
-    det = _detection(token_abuse, **{"elastic.event_category_override": "event.type",
-                                     "elastic.query": token_abuse.data["elastic"]["query"].replace("any where", "info where", 1)})
-    rule = R.kibana_rule(det)
-    assert rule["event_category_override"] == "event.type"
-    assert {"name": "event.type", "type": "keyword"} in rule["required_fields"]
-
-
-def test_new_terms_rule(catalog):
-    base = next(d for d in catalog if d.id == "console_login_without_mfa")
-    det = _detection(base, **{"elastic.type": "new_terms", "elastic.new_terms_fields": ["user.id"],
-                              "elastic.history_window_start": "now-7d", "elastic.index": ["logs-aws.cloudtrail-*"]})
-    rule = R.kibana_rule(det)
-    assert rule["new_terms_fields"] == ["user.id"] and rule["history_window_start"] == "now-7d"
-    assert rule["index"] == ["logs-aws.cloudtrail-*"]
-    assert (rule["interval"], rule["from"]) == ("5m", "now-6m")
-    assert {"name": "user.id", "type": "keyword"} in rule["required_fields"]
-    assert R.schema_problem(rule) is None
-    with pytest.raises(DetectionError, match="elastic.history_window_start"):
-        R.kibana_rule(_detection(det, **{"elastic.history_window_start": None}))
 
 
 def test_building_block(catalog):
@@ -263,24 +254,15 @@ def test_building_block(catalog):
     assert "Rule Type: BBR" not in R.kibana_rule(base)["tags"]
 
 
-def test_shape_mismatches_are_errors_naming_the_field(brute_force, token_abuse):
-    with pytest.raises(DetectionError, match=r"elastic\.type: a threshold detection becomes a Kibana threshold rule"):
-        R.kibana_rule(_detection(brute_force, **{"elastic.type": "query"}))
-    with pytest.raises(DetectionError, match=r"elastic\.language"):
-        R.kibana_rule(_detection(token_abuse, **{"elastic.language": "kuery"}))
-    with pytest.raises(DetectionError, match=r"elastic\.tiebreaker_field: applies only to eql"):
-        R.kibana_rule(_detection(brute_force, **{"elastic.tiebreaker_field": "event.id"}))
-
-
-def test_unmapped_query_field_is_an_error(token_abuse):
-    det = _detection(token_abuse, **{"elastic.query": 'any where event.actoin == "GetSigninToken"'})
+def test_unmapped_override_field_is_an_error(token_abuse):
+    det = _detection(token_abuse, **{"elastic.query": 'data_stream.dataset: "aws.cloudtrail" and event.actoin: "GetSigninToken"'})
     with pytest.raises(DetectionError, match=r"elastic\.query: the rule reads event\.actoin"):
         R.kibana_rule(det)
 
 
-def test_unparseable_query_is_an_error(token_abuse):
-    det = _detection(token_abuse, **{"elastic.query": 'any where event.action = "GetSigninToken"'})
-    with pytest.raises(DetectionError, match=r"elastic\.query: cannot read the fields of the eql query"):
+def test_unparseable_override_is_an_error(token_abuse):
+    det = _detection(token_abuse, **{"elastic.query": 'event.action: (GetSigninToken'})
+    with pytest.raises(DetectionError, match=r"elastic\.query: cannot read the fields of the kuery query"):
         R.kibana_rule(det)
 
 
@@ -386,8 +368,8 @@ def test_schema_rejects_invalid_rules(good_rule, mutate, where):
     assert problem is not None and where in problem
 
 
-def test_schema_requires_query_per_type(good_rule, token_abuse):
-    eql = R.kibana_rule(token_abuse)
+def test_schema_requires_query_per_type(good_rule, brute_force):
+    eql = R.kibana_rule(_sequence(brute_force))
     del eql["query"]
     assert "'query' is a required property" in R.schema_problem(eql)
     # Kibana defaults the query of a plain query rule, so the schema (like Kibana) accepts it

@@ -119,11 +119,11 @@ def test_a_kql_value_in_the_wrong_case_matches_nothing():
     assert run(variant("root_console_login", query=query), records_of(test)) == []
 
 
-def test_an_eql_value_in_the_wrong_case_matches_nothing():
+def test_a_kql_value_in_the_wrong_case_matches_nothing():
     det = detection("signin_token_abuse")
     test = det.data["tests"][0]
     assert run(det, records_of(test))
-    query = det.data["elastic"]["query"].replace('event.outcome == "success"', 'event.outcome == "Success"')
+    query = det.data["elastic"]["query"].replace('event.outcome: "success"', 'event.outcome: "Success"')
     assert query != det.data["elastic"]["query"]
     assert run(variant("signin_token_abuse", query=query), records_of(test)) == []
 
@@ -322,7 +322,8 @@ def token_relay():
     data["logic"] = {"type": "sequence", "group_by": ["user"], "window": "15m",
                      "steps": [{"name": "token", "where": token, "by": ["arn"]},
                                {"name": "login", "where": login, "by": ["arn"]}]}
-    data["elastic"] = dict(data["elastic"], group_fields={"user": "aws.cloudtrail.user_identity.arn"}, query=(
+    data["elastic"] = dict(data["elastic"], type="eql", language="eql",
+                           group_fields={"user": "aws.cloudtrail.user_identity.arn"}, query=(
         "sequence by aws.cloudtrail.user_identity.arn with maxspan={window}"
         ' [any where event.provider == "signin.amazonaws.com" and event.action == "GetSigninToken"]'
         ' [any where event.provider == "signin.amazonaws.com" and event.action == "ConsoleLogin"]'))
