@@ -34,7 +34,7 @@ from .predicate_ast import named_values
 from .reader import Reader
 from .splunk import searchgen
 from .splunk.fieldview import FieldViewError, field_view
-from .splunk.spl import compile_search
+from .splunk.spl import compile_search, fields_referenced as spl_fields
 
 IDENTITY_TYPES = ["Root", "IAMUser", "AssumedRole", "FederatedUser", "IdentityCenterUser", "AWSService",
                   "AWSAccount", "Unknown"]
@@ -128,9 +128,10 @@ def _variants(value):
     return out
 
 
-def record_space(base_records, spec):
-    """The records to compare on for one condition (a list of raw records, no duplicates)."""
-    views = sorted(fields_used(spec))
+def record_space(base_records, spec, extra_fields=()):
+    """The records to compare on for one condition (a list of raw records, no duplicates).
+    ``extra_fields``: further view fields to vary (those an artefact reads beyond the logic)."""
+    views = sorted(fields_used(spec) | set(extra_fields))
     paths = []
     for name in views:
         for p in RAW_PATHS.get(name, []):
@@ -224,17 +225,31 @@ def _declared(detection, platform, condition, fields, record, view):
     return False
 
 
+_ECS_TO_VIEW = dict((ecs, view) for view, ecs in querygen.ECS_FIELDS.items())
+_RAW_TO_VIEW = dict((raw, view) for view, raw in searchgen.RAW_FIELDS.items())
+
+
+def _artefact_fields(query, language, search):
+    """View fields the artefacts read (so an override reading something the logic does not is
+    varied too)."""
+    names = eql.fields_referenced(query) if language == "eql" else kql.fields_referenced(query)
+    out = set(_ECS_TO_VIEW[n] for n in names if n in _ECS_TO_VIEW)
+    out |= set(_RAW_TO_VIEW[n] for n in spl_fields(search) if n in _RAW_TO_VIEW)
+    return out
+
+
 def check(detection, base_records, limit=5):
     """Undeclared disagreements of one detection (at most ``limit`` per condition and platform)."""
     problems = []
     matchers, query = _elastic_matchers(detection)
     search = detection.data["splunk"]["search"]
     spl = compile_search(search)
+    extra = _artefact_fields(query, detection.data["elastic"]["language"], search)
     for (name, spec), elastic_match in zip(_conditions(detection), matchers):
         logic = compile_predicate(spec, name)
         fields = fields_used(spec)
         counts = {"elastic": 0, "splunk": 0}
-        for record in record_space(base_records, spec):
+        for record in record_space(base_records, spec, extra):
             try:
                 view = from_cloudtrail(record)
             except BadRecord:

@@ -1,0 +1,118 @@
+"""The per-platform generators: what each makes of the predicate language, and what it refuses."""
+
+import pytest
+
+from harness.elastic import eql, kql, querygen
+from harness.splunk import searchgen
+from harness.splunk.spl import compile_search
+
+SIGNIN = {"field": "event_source", "equals": "signin.amazonaws.com"}
+
+
+def event(where, group_by=("account_id",)):
+    return {"type": "event", "where": where, "group_by": list(group_by)}
+
+
+def test_kql_quotes_values_and_parenthesises_alternatives():
+    logic = event({"all": [SIGNIN, {"any": [{"field": "event_name", "equals": 'Say "hi"\\'},
+                                            {"field": "event_name", "in": ["A", "B"]}]},
+                           {"not": {"field": "user_agent", "contains": "Jersey/${project.version}"}}]})
+    query = querygen.generate(logic).query
+    assert query == ('data_stream.dataset: "aws.cloudtrail" and event.provider: "signin.amazonaws.com" and '
+                     '(event.action: "Say \\"hi\\"\\\\" or event.action: ("A" or "B")) and '
+                     'not user_agent.original: *Jersey/$\\{project.version\\}*')
+    kql.check(query)
+    match = kql.compile_kql(query)
+    base = {"data_stream": {"dataset": "aws.cloudtrail"}, "event": {"provider": "signin.amazonaws.com", "action": "A"}}
+    assert match(base)
+    assert not match(dict(base, user_agent={"original": "aws-internal Jersey/${project.version}"}))
+    assert match(dict(base, event={"provider": "signin.amazonaws.com", "action": 'Say "hi"\\'}))
+
+
+def test_mfa_used_becomes_the_integrations_boolean_and_other_values_are_refused():
+    query = querygen.generate(event({"field": "mfa_used", "equals": "No"})).query
+    assert query.endswith("aws.cloudtrail.console_login.additional_eventdata.mfa_used: false")
+    with pytest.raises(querygen.Untranslatable, match="mfa_used is written as true / false"):
+        querygen.generate(event({"field": "mfa_used", "equals": "Maybe"}))
+
+
+def test_user_exists_is_spelled_per_identity_type_and_other_user_operators_are_refused():
+    query = querygen.generate(event({"field": "user", "exists": True})).query
+    match = kql.compile_kql(query)
+    ds = {"data_stream": {"dataset": "aws.cloudtrail"}}
+
+    def doc(kind, name=None, arn=None):
+        d = dict(ds, aws={"cloudtrail": {"user_identity": {"type": kind}}})
+        if arn:
+            d["aws"]["cloudtrail"]["user_identity"]["arn"] = arn
+        if name:
+            d["user"] = {"name": name}
+        return d
+
+    assert match(doc("IAMUser", "alice"))
+    assert not match(doc("IAMUser", "HIDDEN_DUE_TO_SECURITY_REASONS"))
+    assert not match(doc("IAMUser"))
+    assert match(doc("AssumedRole", "Role", "arn:aws:sts::1:assumed-role/Role/s"))
+    assert not match(doc("AssumedRole", "Role"))
+    with pytest.raises(querygen.Untranslatable, match="only `exists` is supported on `user`"):
+        querygen.generate(event({"field": "user", "equals": "alice"}))
+
+
+def test_a_field_comparison_is_left_out_and_reported_and_refused_under_not():
+    logic = event({"all": [SIGNIN, {"field": "request_user_name", "differs_from": "user_name"}]})
+    generated = querygen.generate(logic)
+    assert "user_name" not in generated.query and generated.approximations
+    assert "cannot compare two fields" in generated.approximations[0]
+    with pytest.raises(querygen.Untranslatable, match="negated field comparison"):
+        querygen.generate(event({"not": {"field": "request_user_name", "differs_from": "user_name"}}))
+
+
+def test_user_maps_to_the_field_that_means_user_for_the_identities_admitted():
+    iam = querygen.generate(event({"all": [SIGNIN, {"field": "identity_type", "equals": "IAMUser"}]}, ["user"]))
+    assert iam.group_fields == {"user": "user.name"} and not iam.approximate_user
+    sessions = querygen.generate(event({"all": [SIGNIN, {"field": "event_name", "equals": "GetSigninToken"}]}, ["user"]))
+    assert sessions.group_fields == {"user": "aws.cloudtrail.user_identity.arn"}
+    mixed = querygen.generate(event(SIGNIN, ["user"]))
+    assert mixed.group_fields == {"user": "user.name"} and mixed.approximate_user
+    assert querygen.group_notes({"group_by": ["user"]}, mixed)
+
+
+def test_eql_sequence_with_runs_and_a_shared_join():
+    failed = {"all": [SIGNIN, {"field": "outcome", "equals": "failure"}]}
+    ok = {"all": [SIGNIN, {"field": "outcome", "equals": "success"}, {"field": "user_agent", "starts_with": "Mo"}]}
+    logic = {"type": "sequence", "group_by": ["account_id"], "window": "15m", "differ": ["source_ip"], "steps": [
+        {"name": "f", "where": failed, "by": ["account_id"], "min_count": 3},
+        {"name": "s", "where": ok, "by": ["account_id"]}]}
+    generated = querygen.generate(logic)
+    assert generated.query.splitlines() == [
+        "sequence by cloud.account.id with maxspan={window}",
+        '  [any where data_stream.dataset == "aws.cloudtrail" and event.provider == "signin.amazonaws.com" and '
+        'event.outcome == "failure"] with runs=3',
+        '  [any where data_stream.dataset == "aws.cloudtrail" and event.provider == "signin.amazonaws.com" and '
+        'event.outcome == "success" and startsWith(user_agent.original, "Mo")]']
+    assert any("logic.differ" in a for a in generated.approximations)
+    eql.parse_eql(generated.query.replace("{window}", "15m"))
+
+
+def test_splunk_prefilter_keeps_positive_raw_terms_and_never_narrows():
+    where = {"all": [SIGNIN, {"field": "event_name", "in": ["ConsoleLogin", "GetSigninToken"]},
+                     {"field": "outcome", "equals": "success"},                  # derived: the command's
+                     {"not": {"field": "user_agent", "contains": "Jersey"}},      # negation: never a prefilter
+                     {"any": [{"field": "identity_type", "equals": "Root"}, {"field": "user", "exists": True}]},
+                     {"field": "principal_id", "contains": ":i-"}]}
+    search = searchgen.base_search(event(where))
+    assert search == ('eventSource="signin.amazonaws.com" eventName IN ("ConsoleLogin", "GetSigninToken") '
+                      'userIdentity.principalId="*:i-*"')
+    compile_search(search)
+    assert searchgen.base_search(event({"not": SIGNIN})) == "*"
+
+
+def test_splunk_prefilter_of_a_sequence_is_the_union_of_its_steps():
+    logic = {"type": "sequence", "group_by": ["account_id"], "window": "1h", "steps": [
+        {"name": "a", "where": {"field": "event_source", "equals": "iam.amazonaws.com"}, "by": ["account_id"]},
+        {"name": "b", "where": SIGNIN, "by": ["account_id"]}]}
+    search = searchgen.base_search(logic)
+    assert search == '(eventSource="iam.amazonaws.com") OR (eventSource="signin.amazonaws.com")'
+    match = compile_search(search)
+    assert match({"eventSource": "iam.amazonaws.com"}) and match({"eventSource": "signin.amazonaws.com"})
+    assert not match({"eventSource": "s3.amazonaws.com"})
