@@ -1,6 +1,8 @@
 """Kibana detection rules generated from detection files, and ``dist/elastic/rules.ndjson``.
 
 ``kibana_rule(detection)`` turns one detection file into the rule object Kibana's import API takes;
+the rule's type, query and fields were generated from ``logic`` when the file was loaded
+(harness/elastic/querygen.py, through harness/generate.py), or its query hand-written with a reason;
 the ``@distributable`` ``elastic_rules`` writes every rule to ``dist/elastic/rules.ndjson`` (one rule
 a line, sorted by rule_id, no ``export_details`` line), which ``awssignin deploy elastic`` imports.
 
@@ -80,16 +82,8 @@ DRIFT = 60                  # ... with 1m of additional look-back for late runs
 MIN_INTERVAL = 60           # Kibana's default minimum schedule interval
 THRESHOLD_MAX_INTERVAL = 300
 
-# which Kibana rule types can carry each engine logic type
-_TYPES_FOR_LOGIC = {
-    "event": ("query", "eql", "new_terms"),
-    "threshold": ("threshold",),
-    "distinct": ("threshold",),
-    "sequence": ("eql",),
-}
 _WINDOW_PLACEHOLDER = "{window}"
 _LITERAL_MAXSPAN = re.compile(r"maxspan\s*=\s*[0-9]")
-_HISTORY_WINDOW = re.compile(r"^now-[1-9][0-9]*[smhd]$")
 
 
 def rule_id(detection_id):
@@ -161,30 +155,6 @@ def elastic_query(detection, params=None):
                                   % (_WINDOW_PLACEHOLDER, logic["type"]))
         text = text.replace(_WINDOW_PLACEHOLDER, format_duration(_window_seconds(detection, logic)))
     return text
-
-
-def _check_shape(detection, logic):
-    """Errors for an elastic section that does not fit its logic (each names the field)."""
-    elastic = detection.data["elastic"]
-    kind = elastic["type"]
-    if kind not in _TYPES_FOR_LOGIC[logic["type"]]:
-        raise detection.error("elastic.type", "a %s detection becomes a Kibana %s rule, not %s"
-                              % (logic["type"], " or ".join(_TYPES_FOR_LOGIC[logic["type"]]), kind))
-    language = "eql" if kind == "eql" else "kuery"
-    if elastic["language"] != language:
-        raise detection.error("elastic.language", "a %s rule is written in %s, not %s" % (kind, language, elastic["language"]))
-    only = {"event_category_override": "eql", "tiebreaker_field": "eql",
-            "new_terms_fields": "new_terms", "history_window_start": "new_terms"}
-    for key, wanted in sorted(only.items()):
-        if key in elastic and kind != wanted:
-            raise detection.error("elastic." + key, "applies only to %s rules, this is a %s rule" % (wanted, kind))
-    if kind == "new_terms":
-        for key in ("new_terms_fields", "history_window_start"):
-            if key not in elastic:
-                raise detection.error("elastic." + key, "a new_terms rule needs %s" % key)
-        if not _HISTORY_WINDOW.match(elastic["history_window_start"]):
-            raise detection.error("elastic.history_window_start",
-                                  "must be relative date math like now-7d, got %r" % elastic["history_window_start"])
 
 
 def _prose(text):
@@ -291,7 +261,6 @@ def kibana_rule(detection, params=None):
     data = detection.data
     elastic = data["elastic"]
     logic = effective_logic(detection, params)
-    _check_shape(detection, logic)
     query = elastic_query(detection, params)
     threat = _threat(detection)
     rule = {
