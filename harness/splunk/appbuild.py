@@ -325,10 +325,10 @@ def saved_search_text(detection):
     data macro, the detection's base search, the awssignin command, the filter macro."""
     base = "\n".join(line.rstrip() for line in detection.data["splunk"]["search"].strip().split("\n"))
     if any(line.endswith("\\") for line in base.split("\n")):
-        raise detection.error("splunk.search", "a line ends with a backslash, which savedsearches.conf "
+        raise detection.error("splunk.override.search", "a line ends with a backslash, which savedsearches.conf "
                               "would read as a line continuation")
     if "`%s`" % filter_macro(detection) in base or "| %s" % COMMAND in base:
-        raise detection.error("splunk.search", "holds only the base search terms; the build adds the "
+        raise detection.error("splunk.override.search", "holds only the base search terms; the build adds the "
                               "data macro, `| %s detection=%s` and the filter macro" % (COMMAND, detection.id))
     return "`%s` %s | %s detection=%s | `%s`" % (DATA_MACRO, base, COMMAND, detection.id, filter_macro(detection))
 
@@ -380,7 +380,8 @@ def saved_search_settings(detection):
         ("relation", "greater than"),
         ("quantity", "0"),
         ("alert.severity", str(ALERT_SEVERITY[severity])),
-        ("alert.track", "1"),
+        # a building block is a signal for correlation and risk, not a page: not in Triggered Alerts
+        ("alert.track", "0" if d.get("building_block") else "1"),
         ("alert.digest_mode", "0"),
         ("alert.suppress", "1"),
         ("alert.suppress.fields", fields),

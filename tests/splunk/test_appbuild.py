@@ -68,7 +68,7 @@ def by_type(detections, kind):
 REQUIRED = {
     "enableSched": "1", "disabled": "1", "schedule_window": "auto", "realtime_schedule": "0",
     "counttype": "number of events", "relation": "greater than", "quantity": "0",
-    "alert.track": "1", "alert.digest_mode": "0", "alert.suppress": "1",
+    "alert.digest_mode": "0", "alert.suppress": "1",
     "request.ui_dispatch_app": "search", "action.risk": "0", "action.notable": "0",
 }
 PRESENT = ("description", "search", "cron_schedule", "dispatch.earliest_time", "dispatch.latest_time",
@@ -89,6 +89,8 @@ def test_one_alert_per_detection_with_every_required_setting(confs, detections):
         for key in PRESENT:
             assert stanza.get(key), (det.id, key)
         assert stanza["search"] == appbuild.saved_search_text(det)
+        # building blocks feed correlation and risk; they never page
+        assert stanza["alert.track"] == ("0" if det.data.get("building_block") else "1"), det.id
         assert stanza["alert.suppress.fields"] == ",".join("group_" + g for g in det.data["logic"]["group_by"])
         assert stanza["alert.severity"] == str(appbuild.ALERT_SEVERITY[det.data["severity"]])
         assert stanza["action.notable.param.severity"] == det.data["severity"]
@@ -143,9 +145,9 @@ def test_bad_detections_are_refused_naming_the_field(detections):
     det = detections[0]
     with pytest.raises(DetectionError, match=r"title.*bracket"):
         appbuild.stanza_name(variant(det, title="Root login [test]"))
-    with pytest.raises(DetectionError, match=r"splunk\.search.*base search"):
+    with pytest.raises(DetectionError, match=r"splunk\.override\.search.*base search"):
         appbuild.saved_search_text(variant(det, splunk__search='eventName="X" | awssignin detection=x'))
-    with pytest.raises(DetectionError, match=r"splunk\.search.*backslash"):
+    with pytest.raises(DetectionError, match=r"splunk\.override\.search.*backslash"):
         appbuild.saved_search_text(variant(det, splunk__search='eventName="X" \\\nb=1'))
     twin = variant(detections[-1], title=det.data["title"])
     if twin.id != det.id:
