@@ -54,6 +54,8 @@ def resolve(detection):
     })
     if generated.cardinality_field:
         elastic["cardinality_field"] = generated.cardinality_field
+    if generated.user_from_document:
+        elastic["user_from_document"] = True
     if generated.type == "eql":
         # DESIGN.md: events of one eventTime are ordered by eventID, on Elastic too
         elastic["tiebreaker_field"] = "event.id"

@@ -211,9 +211,14 @@ def source_ids(alert):
 
 
 def _group(detection, read):
+    from ..elastic.querygen import alert_user
+
     fields = detection.data["elastic"]["group_fields"]
     out = {}
     for name in detection.data["logic"]["group_by"]:
+        if name == "user" and detection.data["elastic"].get("user_from_document"):
+            out[name] = alert_user(read)
+            continue
         value = read(fields[name])
         if isinstance(value, list):
             value = value[0] if len(value) == 1 else value

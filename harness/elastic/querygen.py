@@ -162,7 +162,7 @@ class Generated(object):
     threshold rules, ``cardinality_field``; ``approximations`` lists what could not be expressed."""
 
     def __init__(self, kind, language, query, group_fields, cardinality_field=None, approximations=(),
-                 approximate_user=False):
+                 approximate_user=False, user_from_document=False):
         self.type = kind
         self.language = language
         self.query = query
@@ -170,6 +170,7 @@ class Generated(object):
         self.cardinality_field = cardinality_field
         self.approximations = list(approximations)
         self.approximate_user = approximate_user  # "user" maps to user.name for sessions too
+        self.user_from_document = user_from_document  # per-document alerts: alert_user()
 
 
 # -- the mapped predicate: a small tree of ECS terms --------------------------------------------
@@ -368,6 +369,29 @@ def mapped_predicate(spec, path, approximations):
     return _map(tree(spec, path), approximations)
 
 
+def alert_user(read):
+    """The view's ``user`` read back from an alert's source document (``read(ecs_field)``).
+
+    Per-event rules do not group in Kibana: an alert is one document, which holds every identity
+    field, so its user can be told exactly as the engine tells it; only threshold rules and
+    sequence joins need one field (``user_field``)."""
+    kind = _one(read(ECS_FIELDS["identity_type"]))
+    if kind == "IAMUser":
+        name = _one(read("user.name"))
+        return None if name == MASKED_USER else name
+    arn = _one(read(ECS_FIELDS["arn"]))
+    if kind == "Root":
+        account = _one(read(ECS_FIELDS["account_id"]))
+        return arn or ("arn:aws:iam::%s:root" % account if account else None)
+    return arn
+
+
+def _one(value):
+    if isinstance(value, list):
+        return value[0] if value else None
+    return value
+
+
 def user_field(wheres):
     """The ECS field for the view's ``user`` given the predicates that admit events (see GROUP_FIELDS)."""
     types = _pinned(wheres, "identity_type")
@@ -431,8 +455,9 @@ def generate(logic):
                          approximate_user=approximate_user)
     query = kql_condition(mapped_predicate(logic["where"], "logic.where", approximations))
     if kind == "event":
+        # a per-document alert's user is read from the whole document (alert_user): exact
         return Generated("query", "kuery", query, group, approximations=approximations,
-                         approximate_user=approximate_user)
+                         user_from_document="user" in group)
     cardinality = _ecs_field(logic["distinct"], "logic.distinct") if kind == "distinct" else None
     return Generated("threshold", "kuery", query, group, cardinality_field=cardinality,
                      approximations=approximations, approximate_user=approximate_user)

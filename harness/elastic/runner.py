@@ -46,7 +46,7 @@ import itertools
 from awssignin.engine import checked_overrides
 from awssignin.timeutil import format_time, parse_duration, parse_time
 
-from . import eql, kql, mapping, rules
+from . import eql, kql, mapping, querygen, rules
 from .ecs import EcsMappingError, get_field, to_ecs
 from .eqlparse import And, Compare, Field, InSet, Literal, Or
 from .schedule import (BurstMerger, NewTermsRuns, Schedule, SequenceRuns, ThresholdRuns,
@@ -191,6 +191,7 @@ class ElasticRule(object):
         }
         group_fields = data["elastic"]["group_fields"]
         self.group = [(name, group_fields[name]) for name in logic["group_by"]]
+        self.user_from_document = bool(data["elastic"].get("user_from_document"))
         self.type = rule["type"]
         self.max_signals = rule.get("max_signals", rules.MAX_SIGNALS)
         self.schedule = Schedule.of_rule(rule)
@@ -282,7 +283,10 @@ class ElasticRule(object):
         return [self._alert([item.doc], [item.ts], self._doc_group(item.doc)) for _, _, item in produced]
 
     def _doc_group(self, doc):
-        return dict((name, get_field(doc, field)) for name, field in self.group)
+        group = dict((name, get_field(doc, field)) for name, field in self.group)
+        if self.user_from_document:
+            group["user"] = querygen.alert_user(lambda field: get_field(doc, field))
+        return group
 
     def _burst_alert(self, burst):
         values = dict(zip(self.threshold_fields, burst.key))

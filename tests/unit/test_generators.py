@@ -72,9 +72,26 @@ def test_user_maps_to_the_field_that_means_user_for_the_identities_admitted():
     assert iam.group_fields == {"user": "user.name"} and not iam.approximate_user
     sessions = querygen.generate(event({"all": [SIGNIN, {"field": "event_name", "equals": "GetSigninToken"}]}, ["user"]))
     assert sessions.group_fields == {"user": "aws.cloudtrail.user_identity.arn"}
-    mixed = querygen.generate(event(SIGNIN, ["user"]))
+    burst = {"type": "threshold", "where": SIGNIN, "group_by": ["user"], "threshold": 3, "window": "5m"}
+    mixed = querygen.generate(burst)
     assert mixed.group_fields == {"user": "user.name"} and mixed.approximate_user
-    assert querygen.group_notes({"group_by": ["user"]}, mixed)
+    assert querygen.group_notes(burst, mixed)
+    # a per-document alert holds every identity field: its user is told exactly, no note
+    single = querygen.generate(event(SIGNIN, ["user"]))
+    assert single.user_from_document and not querygen.group_notes(event(SIGNIN, ["user"]), single)
+
+
+def test_alert_user_reads_the_views_user_from_a_document():
+    def reader(**fields):
+        return lambda name: fields.get(name)
+
+    kind, arn, name = "aws.cloudtrail.user_identity.type", "aws.cloudtrail.user_identity.arn", "user.name"
+    assert querygen.alert_user(reader(**{kind: "IAMUser", name: "alice"})) == "alice"
+    assert querygen.alert_user(reader(**{kind: "IAMUser", name: "HIDDEN_DUE_TO_SECURITY_REASONS"})) is None
+    assert querygen.alert_user(reader(**{kind: "Root", "cloud.account.id": "111122223333"})) == \
+        "arn:aws:iam::111122223333:root"
+    role = "arn:aws:sts::111122223333:assumed-role/Admin/jane"
+    assert querygen.alert_user(reader(**{kind: "AssumedRole", name: "Admin", arn: role})) == role
 
 
 def test_eql_sequence_with_runs_and_a_shared_join():
