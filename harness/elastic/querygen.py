@@ -79,7 +79,9 @@ SESSION_ONLY_EVENTS = frozenset(["GetSigninToken"])
 GROUP_NOTES = {
     "user": "Elastic groups on `user.name`: an IAM user's name (per `cloud.account.id`), but for role and "
             "federated sessions the name of the role or user that issued them, so every session of one role "
-            "counts together here, where the Splunk app keeps each session (its ARN) apart.",
+            "counts together here, where the Splunk app keeps each session (its ARN) apart; and root sign-ins "
+            "carry no `user.name`, so Kibana leaves them out of this rule's groups (the Splunk app counts root "
+            "as its account's root ARN).",
     "account_id": "Elastic groups on `cloud.account.id` (`userIdentity.accountId`); records without it have no "
                   "account here, where the Splunk app falls back to `recipientAccountId`.",
 }
