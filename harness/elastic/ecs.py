@@ -1,32 +1,71 @@
 """One raw CloudTrail record -> the document Elastic's AWS integration indexes into logs-aws.cloudtrail-*.
 
-This reproduces the integration's ingest pipeline
-(``packages/aws/data_stream/cloudtrail/elasticsearch/ingest_pipeline/default.yml``, checked at
-elastic/integrations 0046748 and bf3be6b; the two agree on everything below) plus what the
-aws-s3 input and Fleet add around it. The result is a nested dict, as ``_source`` would be.
+This reproduces the AWS integration's CloudTrail ingest pipeline
+(``packages/aws/data_stream/cloudtrail/elasticsearch/ingest_pipeline/default.yml``) as of package
+**8.9.0** (``AWS_PACKAGE_VERSION``; elastic/integrations 3ab4281, changelog entry 8.9.0 / PR #21870,
+the newest version of the file readable here), plus what the aws-s3 input and Fleet add around it.
+The result is a nested dict, as ``_source`` would be. The pipeline calls no sub-pipeline any more
+(``third-party`` is no longer referenced; the entity logic is an inline script, not reproduced).
 
-Behaviour worth knowing, each one taken from the pipeline:
+Behaviour worth knowing, each one taken from the pipeline (processor tags in brackets):
 
-- Null and empty-string values (and objects/arrays left empty by that) are dropped first.
-- The pipeline moves fields with ``rename`` processors, which fail (ignored) when the target
-  already exists. So ``user.name`` comes from ``userIdentity.userName`` and only falls back to
-  ``sessionContext.sessionIssuer.userName`` when the identity has no userName of its own
-  (role and federated sessions); it never overwrites it.
+- Null, ``""``, ``"-"`` and ``"none"`` values, and objects/arrays left empty by that, are dropped
+  before anything else [script_remove_nulls_before_renames].
+- ``user.name`` is ``userIdentity.userName``; for ``AssumedRole`` and ``FederatedUser`` it is then
+  *overwritten* by ``sessionContext.sessionIssuer.userName`` [rename_user_name_assumed_role_b771e356,
+  ``override: true``]. For ``UserAuthentication`` without one it is ``additionalEventData.UserName``,
+  which is moved out of the payload before it is stringified [rename_additionalEventData_UserName_...].
+- ``user.id`` is ``userIdentity.principalId``; for ``IdentityCenterUser`` without one it is
+  ``onBehalfOf.userId`` [rename_user_id_identity_center_user_a2cfa5f2], also kept in
+  ``aws.cloudtrail.user_identity.on_behalf_of.user_id``.
+- AWS-service actors (type ``AWSService``, or an ``AssumedRole`` whose issuer ARN contains
+  ``:role/aws-service-role/``) get ``service.name`` (``invokedBy``, else the service in the role path)
+  and no ``user.name`` / ``user.id`` [script_aws_service_actor_93211d93].
+- For ``AssumedRole`` / ``FederatedUser`` / ``IdentityCenterUser`` with an ``...:sts:...`` ARN, the
+  session name (after the last ``/``) goes to ``related.user``; when it is an e-mail address its
+  local part goes there too and the address becomes ``user.email`` [extract_session_name_from_arn,
+  extract_session_name_email_prefix_453956b3, set_user_email_from_session_name_39bbd1e6]. A
+  ``user.name`` containing ``@`` (not first) also becomes ``user.email`` [set_user_email_d6b77481].
+- ``related.user`` order: session name, its e-mail local part, ``requestParameters.userName``,
+  ``requestParameters.newUserName``, ``responseElements.user.userId``, ``user.id``, ``user.name``,
+  ``user.changes.name``, ``on_behalf_of.user_id`` (no duplicates).
+- ``user.target.name`` / ``user.changes.name`` / ``group.name`` / ``user.target.id`` /
+  ``group.id`` are copied from ``requestParameters.userName`` / ``.newUserName`` / ``.groupName`` /
+  ``responseElements.user.userId`` / ``.group.groupId`` of the record itself (no longer from the
+  flattened copies, so huge payloads keep them).
 - ``event.outcome`` is ``failure`` when errorCode or errorMessage exists, else ``success``; for
-  ``ConsoleLogin`` only, the lower-cased ``responseElements.ConsoleLogin`` replaces it.
-- ``event.category`` / ``event.type`` come from a per-action table (ConsoleLogin and AssumeRole
-  are ``authentication``); every other action gets ``event.type: [info]`` and no category.
+  ``ConsoleLogin`` only, the lower-cased ``responseElements.ConsoleLogin`` replaces it. A ConsoleLogin
+  without responseElements is now categorised normally [script_add_ecs_categorization].
+  ``serviceEventDetails`` (Identity Center outcomes) is never read for the outcome.
+- ``event.category`` / ``event.type`` come from a per-action table; other actions get
+  ``event.type: [info]`` and no category.
+- ``aws.cloudtrail.console_login.additional_eventdata.*`` is set for ``ConsoleLogin`` only, from the
+  record's ``additionalEventData``: ``MFAUsed`` / ``MobileVersion`` exactly ``"No"`` -> false, any
+  other value -> true [script_console_login_additional_eventdata].
+- ``source.ip`` is ``source.address`` when that is a valid IP [convert_source_address_to_source_ip].
+- ``cloud.account.id``: ``userIdentity.accountId``, else ``recipientAccountId``, else ``awsAccountId``.
+- ``aws.cloudtrail.management_event`` is converted to a string (``"true"``), ``creationDate`` also
+  accepts the basic ISO forms (``20131102T010628Z``), ``cloud.service.name`` is the event source
+  without ``.amazonaws.com``, and ``related.ip`` / ``related.hosts`` are filled.
 - ``aws.cloudtrail.{request_parameters, response_elements, additional_eventdata,
   service_event_details}`` are Java ``Map.toString()`` strings. The JSON processor builds
-  ``java.util.HashMap``s, so the key order is HashMap iteration order; ``_java_order`` computes
-  it (bucket index of ``String.hashCode``; checked against java.util.HashMap), which is why
-  ``{LoginTo=.., MobileVersion=.., MFAUsed=..}`` comes out in that order whatever order AWS wrote.
+  ``java.util.HashMap``s, so the key order is HashMap iteration order; ``_java_order`` computes it
+  (bucket index of ``String.hashCode``; checked against java.util.HashMap).
 - ``aws.cloudtrail.flattened.*`` keep the objects themselves when their string form is shorter
-  than 32766 characters; MFA booleans and ``user.target.name`` etc. are read from those copies.
+  than 32766 characters (the default ``retain`` setting).
+- Processor failures the pipeline reports instead of stopping (an unparseable ``creationDate``, an
+  STS ARN the session-name grok does not match, a non-string ``responseElements.ConsoleLogin``) set
+  ``event.kind: pipeline_error``, ``tags: [preserve_original_event]`` and an ``error.message`` entry;
+  the message names the processor tag, but its wording after "failed with message:" is ours, not
+  Elasticsearch's.
 
 Not reproduced: GeoIP (``source.geo.*``, ``source.as.*``), user-agent parsing (only
-``user_agent.original``), the entity sub-pipeline (``related.entity``, ``*.entity.id``), digest
-and Insights records. Pass such pre-computed fields as ``enrichment`` when a test needs them.
+``user_agent.original``), the entity script (``related.entity``, ``actor.*``, ``target.*``,
+``*.entity.id``, ``host.target.id``; it runs only with the ``actor_target_mapping`` tag), ``tags``
+set by the integration policy, ``event.original``, the ``retain`` option (``keyword`` / ``flattened``
+/ ``minimal`` / ``none``), digest and Insights records. A record whose ``eventTime`` cannot be
+parsed is refused (the pipeline would index it with the shipper's time and a pipeline error). Pass
+pre-computed fields as ``enrichment`` when a test needs them.
 """
 from __future__ import annotations
 
@@ -44,13 +83,16 @@ from awssignin.normalize import kind_of
 
 from .mapping import source_path
 
+AWS_PACKAGE_VERSION = "8.9.0"
+# The elastic/integrations commit whose default.yml this module follows.
+PIPELINE_COMMIT = "3ab428122032078a49f7d46b08c4586907546c2c"
 ECS_VERSION = "8.11.0"
 DATA_STREAM = {"type": "logs", "dataset": "aws.cloudtrail", "namespace": "default"}
 
 # The flattened copies are kept only when the string form is shorter than this (Lucene's term limit).
 _FLATTENED_MAX_CHARS = 32766
 
-# The pipeline's "Add ECS categorization" table: action -> (event.category, event.type).
+# The pipeline's "script_add_ecs_categorization" table: action -> (event.category, event.type).
 # Actions not listed keep event.type ["info"] and get no event.category.
 _IAM_USER_CHANGE = (["iam"], ["user", "change"])
 _IAM_GROUP_CHANGE = (["iam"], ["group", "change"])
@@ -108,15 +150,79 @@ CATEGORIZATION = {
     "UpdateRole": _IAM_ADMIN_CHANGE,
     "UpdateSSHPublicKey": _IAM_USER_CHANGE,
     "UpdateUser": _IAM_USER_CHANGE,
+    "GetCallerIdentity": (["authentication"], ["info"]),
+    "DescribeInstances": (["host"], ["info"]),
+    "DescribeSecurityGroups": (["network"], ["info"]),
+    "ListBuckets": (["file"], ["info"]),
+    "DescribeNetworkInterfaces": (["network"], ["info"]),
+    "DescribeRegions": (["api"], ["info"]),
+    "ListRoles": (["iam"], ["info"]),
+    "DescribeVpcs": (["network"], ["info"]),
+    "DescribeNetworkAcls": (["network"], ["info"]),
+    "DescribeLoadBalancers": (["network"], ["info"]),
+    "DescribeVolumes": (["host"], ["info"]),
+    "DescribeTrails": (["configuration"], ["info"]),
+    "ListFunctions": (["package"], ["info"]),
+    "ListTables": (["database"], ["info"]),
+    "ListInstanceAssociations": (["host"], ["info"]),
+    "DescribeDBInstances": (["database"], ["info"]),
+    "AuthorizeSecurityGroupIngress": (["network"], ["access"]),
+    "CreateTopic": (["configuration"], ["creation"]),
+    "Subscribe": (["configuration"], ["change"]),
+    "Publish": (["api"], ["info"]),
+    "SendCommand": (["process"], ["start"]),
+    "GetPolicy": (["iam"], ["info"]),
+    "CreatePolicy": (["iam"], ["creation"]),
+    "ListAttachedRolePolicies": (["iam"], ["info"]),
+    "AttachRolePolicy": (["iam"], ["change"]),
+    "Converse": (["api"], ["info"]),
+    "CreateDocument": (["file"], ["creation"]),
+    "StartSession": (["session"], ["start"]),
+    "CreateControlChannel": (["session"], ["start"]),
+    "OpenControlChannel": (["session"], ["start"]),
+    "CreateDataChannel": (["session"], ["start"]),
+    "OpenDataChannel": (["session"], ["start"]),
+    "TerminateSession": (["session"], ["end"]),
+    "ListObjects": (["file"], ["info"]),
+    "HeadObject": (["file"], ["info"]),
+    "GetObject": (["file"], ["info"]),
+    "PutObject": (["file"], ["change"]),
+    "DeleteTrail": (["configuration"], ["deletion"]),
+    "DeleteObject": (["file"], ["deletion"]),
 }
 
-# Record keys that must be objects when present (the pipeline would silently skip them otherwise,
-# and a fixture with such a value is a broken fixture).
+# Record keys that must be objects when present (the pipeline would fail or silently skip them
+# otherwise, and a fixture with such a value is a broken fixture).
 _OBJECT_KEYS = (
     "userIdentity", "userIdentity.sessionContext", "userIdentity.sessionContext.attributes",
-    "userIdentity.sessionContext.sessionIssuer", "requestParameters", "responseElements",
-    "additionalEventData", "serviceEventDetails", "tlsDetails",
+    "userIdentity.sessionContext.sessionIssuer", "userIdentity.onBehalfOf", "requestParameters",
+    "responseElements", "additionalEventData", "serviceEventDetails", "tlsDetails",
 )
+
+# userIdentity.* moved as-is to aws.cloudtrail.user_identity.* (after the user fields).
+_IDENTITY_RENAMES = (
+    ("invokedBy", "invoked_by"),
+    ("invokedByDelegate.accountId", "invoked_by_delegate.account_id"),
+    ("credentialId", "credential_id"),
+    ("identityProvider", "identity_provider"),
+    ("inScopeOf.issuerType", "in_scope_of.issuer_type"),
+    ("inScopeOf.credentialsIssuedTo", "in_scope_of.credentials_issued_to"),
+    ("inScopeOf.sourceArn", "in_scope_of.source_arn"),
+    ("inScopeOf.sourceAccount", "in_scope_of.source_account"),
+    ("sessionContext.ec2RoleDelivery", "session_context.ec2_role_delivery"),
+    ("sessionContext.sourceIdentity", "session_context.source_identity"),
+    ("sessionContext.webIdFederationData.federatedProvider",
+     "session_context.web_id_federation_data.federated_provider"),
+    ("sessionContext.webIdFederationData.attributes",
+     "session_context.web_id_federation_data.attributes"),
+    ("sessionContext.assumedRoot", "session_context.assumed_root"),
+    ("sessionContext.signInSessionArn", "session_context.sign_in_session_arn"),
+)
+
+_SESSION_NAME_RE = re.compile(r"^arn:[a-z0-9-]+:sts:.*/(.*)$", re.DOTALL)
+_SERVICE_ROLE_MARKER = ":role/aws-service-role/"
+_ERROR_TEMPLATE = ("Processor %s with tag %s in pipeline logs-aws.cloudtrail failed with message: "
+                   "%s")
 
 
 class EcsMappingError(ValueError):
@@ -138,9 +244,10 @@ def to_ecs(record: Mapping[str, Any], ingested: Optional[str] = None, *,
     """Map one CloudTrail record to its logs-aws.cloudtrail-* document (nested, like ``_source``).
 
     ``ingested`` becomes ``event.ingested`` (Fleet's final pipeline sets it, not the CloudTrail
-    pipeline); ``created`` becomes ``event.created`` (the shipper's read time). ``enrichment`` is
-    deep-merged last, for fields the pipeline computes and we do not (``source.geo.*`` ...).
-    Raises EcsMappingError naming the field when the record cannot be mapped.
+    pipeline); ``created`` becomes ``event.created`` (the pipeline copies the shipper's
+    ``@timestamp`` there). ``enrichment`` is deep-merged last, for fields the pipeline computes and
+    we do not (``source.geo.*`` ...). Raises EcsMappingError naming the field when the record
+    cannot be mapped.
     """
     if not isinstance(record, dict):
         raise EcsMappingError("record", "expected a JSON object, got %s" % kind_of(record))
@@ -156,8 +263,8 @@ def to_ecs(record: Mapping[str, Any], ingested: Optional[str] = None, *,
     event_time = json.get("eventTime")
     parsed = _parse_iso(event_time) if isinstance(event_time, str) else None
     if parsed is None:
-        # The pipeline would keep the shipper's read time as @timestamp; a record without a
-        # usable eventTime cannot be placed in time, so we refuse it.
+        # The pipeline would keep the shipper's read time as @timestamp (and report a pipeline
+        # error); a record without a usable eventTime cannot be placed in time, so we refuse it.
         raise EcsMappingError("eventTime", "missing or not an ISO 8601 time: %r" % (event_time,))
 
     doc: Dict[str, Any] = {}
@@ -168,37 +275,83 @@ def to_ecs(record: Mapping[str, Any], ingested: Optional[str] = None, *,
     doc["ecs"] = {"version": ECS_VERSION}
     doc["@timestamp"] = _format_ms(parsed)
     ct: Dict[str, Any] = {}            # aws.cloudtrail, attached to the document only if non-empty
+    ctx = _Ctx()
 
     _put(ct, "event_version", json.get("eventVersion"))
     ui = json.get("userIdentity") or {}
     session = ui.get("sessionContext") or {}
     attributes = session.get("attributes") or {}
     issuer = session.get("sessionIssuer") or {}
-    _put(ct, "user_identity.type", ui.get("type"))
-    if ui.get("userName") is not None:
-        _append_unique(doc, "related.user", _mustache(ui["userName"]))
-    _put(doc, "user.name", ui.get("userName"))
-    _put(doc, "user.id", ui.get("principalId"))
+    behalf = ui.get("onBehalfOf") or {}
+    identity_type = ui.get("type")
+    _put(ct, "user_identity.type", identity_type)
+
+    service_name = _aws_service_actor(json, identity_type) if "userIdentity" in json else None
+    _put(doc, "service.name", service_name)
+    if service_name is None:
+        _put(doc, "user.name", ui.get("userName"))
+        _put(doc, "user.id", ui.get("principalId"))
     _put(ct, "user_identity.arn", ui.get("arn"))
     _put(doc, "cloud.account.id", ui.get("accountId"))
     _put(ct, "user_identity.access_key_id", ui.get("accessKeyId"))
     _put(ct, "user_identity.session_context.mfa_authenticated", attributes.get("mfaAuthenticated"))
     creation = attributes.get("creationDate")
-    creation_ms = _parse_iso(creation) if isinstance(creation, str) else None
-    if creation_ms is not None:
-        _put(ct, "user_identity.session_context.creation_date", _format_ms(creation_ms))
+    if creation is not None:
+        creation_ms = _parse_date_formats(creation) if isinstance(creation, str) else None
+        if creation_ms is not None:
+            _put(ct, "user_identity.session_context.creation_date", _format_ms(creation_ms))
+        else:
+            ctx.error("date", "date_json_userIdentity_sessionContext_attributes_creationDate_to_"
+                      "aws_cloudtrail_user_identity_session_context_creation_date_7cf57f10",
+                      "unable to parse date [%s]" % (creation,))
     _put(ct, "user_identity.session_context.session_issuer.type", issuer.get("type"))
-    if _get(doc, "user.name") is None:      # rename fails when user.name already exists
-        _put(doc, "user.name", issuer.get("userName"))
+    if identity_type in ("AssumedRole", "FederatedUser") and service_name is None \
+            and issuer.get("userName") is not None:
+        _put(doc, "user.name", issuer["userName"])             # rename with override: true
     _put(ct, "user_identity.session_context.session_issuer.principal_id", issuer.get("principalId"))
+
+    # Session name from the STS ARN -> related.user (and user.email when it is an address).
+    arn = ct.get("user_identity", {}).get("arn")
+    if identity_type in ("AssumedRole", "FederatedUser", "IdentityCenterUser") \
+            and isinstance(arn, str) and ":sts:" in arn and "/" in arn:
+        match = _SESSION_NAME_RE.match(arn)
+        if match is None:
+            ctx.error("grok", "extract_session_name_from_arn",
+                      "Provided Grok expressions do not match field value: [%s]" % arn)
+        elif match.group(1):
+            session_name = match.group(1)
+            _append_unique(doc, "related.user", session_name)
+            if "@" in session_name:
+                prefix = session_name.split("@", 1)[0]
+                if prefix:
+                    _append_unique(doc, "related.user", prefix)
+                if _get(doc, "user.email") is None:
+                    _put(doc, "user.email", session_name)
+    _put(ct, "user_identity.on_behalf_of.user_id", behalf.get("userId"))
+    _put(ct, "user_identity.on_behalf_of.identity_store_arn", behalf.get("identityStoreArn"))
+    if identity_type == "IdentityCenterUser" and _get(doc, "user.id") is None:
+        _put(doc, "user.id", behalf.get("userId"))
     _put(ct, "user_identity.session_context.session_issuer.arn", issuer.get("arn"))
     _put(ct, "user_identity.session_context.session_issuer.account_id", issuer.get("accountId"))
-    _put(ct, "user_identity.invoked_by", ui.get("invokedBy"))
+    _put(ct, "session_credential_from_console", json.get("sessionCredentialFromConsole"))
+    for source, target in _IDENTITY_RENAMES:
+        _put(ct, "user_identity." + target, _get(ui, source))
 
-    _put(event, "provider", json.get("eventSource"))
+    source_name = json.get("eventSource")
+    if isinstance(source_name, str) and source_name.endswith(".amazonaws.com"):
+        _put(doc, "cloud.service.name", source_name[:source_name.find(".amazonaws.com")] or None)
+    _put(event, "provider", source_name)
     if json.get("eventName") is not None:
         _put(event, "action", _mustache(json["eventName"]) or None)
     _put(ct, "event_category", json.get("eventCategory"))
+    aed_source = json.get("additionalEventData")
+    if event.get("action") == "UserAuthentication" and _get(doc, "user.name") is None \
+            and aed_source is not None and aed_source.get("UserName") is not None:
+        # rename: moved out of json.additionalEventData before the payload is stringified
+        _put(doc, "user.name", aed_source.pop("UserName"))
+        if not aed_source:
+            del json["additionalEventData"]
+    doc.setdefault("cloud", {})["provider"] = "aws"
     _put(doc, "cloud.region", json.get("awsRegion"))
     address = json.get("sourceIPAddress")
     if address is not None:
@@ -209,53 +362,57 @@ def to_ecs(record: Mapping[str, Any], ingested: Optional[str] = None, *,
     _put(ct, "error_code", json.get("errorCode"))
     _put(ct, "error_message", json.get("errorMessage"))
 
-    # The stringify-and-flatten script dereferences ctx.aws.cloudtrail: it fails (ignored) when
-    # nothing has created that object yet, which only happens for records without eventVersion.
-    flattened: Optional[Dict[str, Any]] = None
-    if ct:
-        flattened = {}
+    flattened: Dict[str, Any] = {}
+    for source, target in (("requestParameters", "request_parameters"),
+                           ("responseElements", "response_elements"),
+                           ("additionalEventData", "additional_eventdata"),
+                           ("serviceEventDetails", "service_event_details")):
+        value = json.get(source)
+        if value is None:
+            continue
+        text = java_to_string(value)
+        ct[target] = text
+        if _utf16_len(text) < _FLATTENED_MAX_CHARS:
+            flattened[target] = value
+    if flattened:
         ct["flattened"] = flattened
-        for source, target in (("requestParameters", "request_parameters"),
-                               ("responseElements", "response_elements"),
-                               ("additionalEventData", "additional_eventdata"),
-                               ("serviceEventDetails", "service_event_details")):
-            value = json.get(source)
-            if value is None:
-                continue
-            text = java_to_string(value)
-            ct[target] = text
-            if _utf16_len(text) < _FLATTENED_MAX_CHARS:
-                flattened[target] = value
 
     _put(ct, "request_id", json.get("requestID"))
     _put(event, "id", json.get("eventID"))
     _put(ct, "event_type", json.get("eventType"))
     _put(ct, "api_version", json.get("apiVersion"))
-    _put(ct, "management_event", json.get("managementEvent"))
+    management = json.get("managementEvent")
+    if management is not None:        # convert type: string
+        _put(ct, "management_event", java_to_string(management))
     _put(ct, "read_only", json.get("readOnly"))
     resources = json.get("resources")
     if isinstance(resources, list):
         resources = _dedupe_resources(resources)
     _put(ct, "resources", resources)
     _put(ct, "recipient_account_id", json.get("recipientAccountId"))
-    _put(ct, "shared_event_id", json.get("sharedEventId"))     # sic: AWS writes sharedEventID
+    if _get(doc, "cloud.account.id") is None:
+        _put(doc, "cloud.account.id", json.get("recipientAccountId"))
+    shared = json.get("sharedEventID")
+    _put(ct, "shared_event_id", shared if shared is not None else json.get("sharedEventId"))
     _put(ct, "vpc_endpoint_id", json.get("vpcEndpointId"))
+    _put(ct, "vpc_endpoint_account_id", json.get("vpcEndpointAccountId"))
+    addendum = json.get("addendum") if isinstance(json.get("addendum"), dict) else {}
+    for source, target in (("reason", "reason"), ("updatedFields", "updated_fields"),
+                           ("originalRequestID", "original_request_id"),
+                           ("originalEventID", "original_event_id")):
+        _put(ct, "addendum." + target, addendum.get(source))
 
-    request = _dict_or_none(flattened, "request_parameters")
-    response = _dict_or_none(flattened, "response_elements")
-    for key in ("userName", "newUserName"):
-        if request is not None and request.get(key) is not None:
-            _append_unique(doc, "related.user", _mustache(request[key]))
+    request = json.get("requestParameters") or {}
+    response = json.get("responseElements") or {}
+    for value in (request.get("userName"), request.get("newUserName"),
+                  _get(response, "user.userId")):
+        if value is not None:
+            _append_unique(doc, "related.user", _mustache(value))
 
     if json.get("eventName") == "ConsoleLogin":
-        _console_login_booleans(ct, _dict_or_none(flattened, "additional_eventdata"))
+        _console_login_booleans(ct, json.get("additionalEventData"))
 
-    if ct:
-        doc.setdefault("aws", {})["cloudtrail"] = ct
-    if not _categorize(event, ct, response):
-        return _finish(doc, ingested, enrichment)
-
-    # Later processors: only reached when categorization did not fail.
+    _categorize(event, ct, json, ctx)
     if _get(doc, "cloud.account.id") is None:
         _put(doc, "cloud.account.id", json.get("awsAccountId"))
     for target, obj, path in (("group.id", response, "group.groupId"),
@@ -263,21 +420,23 @@ def to_ecs(record: Mapping[str, Any], ingested: Optional[str] = None, *,
                               ("user.changes.name", request, "newUserName"),
                               ("group.name", request, "groupName"),
                               ("user.target.name", request, "userName")):
-        value = _mustache(_get(obj, path)) if obj is not None else ""
-        if value:
-            _put(doc, target, value)
-    tls = json.get("tlsDetails") or {}
-    version = tls.get("tlsVersion")
-    if version is not None:
-        protocol, sep, number = _mustache(version).partition("v")
-        if not sep:
-            # dissect fails without ignore_failure: the pipeline stops here.
-            return _finish(doc, ingested, enrichment)
-        _put(doc, "tls.version_protocol", protocol.lower())
-        _put(doc, "tls.version", number)
-    _put(doc, "tls.cipher", tls.get("cipherSuite"))
-    _put(doc, "tls.client.server_name", tls.get("clientProvidedHostHeader"))
-    return _finish(doc, ingested, enrichment)
+        value = _get(obj, path)
+        if value is not None:               # set copy_from, ignore_empty_value: copied as-is
+            _put(doc, target, copy.deepcopy(value))
+    _tls(doc, ct, json.get("tlsDetails"))
+
+    name = _get(doc, "user.name")
+    if _get(doc, "user.email") is None and isinstance(name, str) and name.find("@") > 0:
+        _put(doc, "user.email", name)
+    for value in (_get(doc, "user.id"), name, _get(doc, "user.changes.name"),
+                  _get(ct, "user_identity.on_behalf_of.user_id")):
+        if value is not None:
+            _append_unique(doc, "related.user", _mustache(value))
+    _related_addresses(doc, json)
+
+    if ct:
+        doc.setdefault("aws", {})["cloudtrail"] = ct
+    return _finish(doc, ingested, enrichment, ctx)
 
 
 def get_field(doc: Mapping[str, Any], name: str) -> Any:
@@ -330,9 +489,37 @@ def java_to_string(value: Any) -> str:
 # Pipeline steps
 # ----------------------------------------------------------------------------------------------
 
+class _Ctx:
+    """Processor failures the pipeline records (processor-level on_failure) instead of stopping."""
+
+    def __init__(self) -> None:
+        self.errors: List[str] = []
+
+    def error(self, processor: str, tag: str, message: str) -> None:
+        self.errors.append(_ERROR_TEMPLATE % (processor, tag, message))
+
+
+def _aws_service_actor(json: Mapping[str, Any], identity_type: Any) -> Optional[str]:
+    """script_aws_service_actor_93211d93: the AWS service acting, or None for people."""
+    ui = json.get("userIdentity") or {}
+    invoked_by = ui.get("invokedBy")
+    invoked_by = invoked_by if isinstance(invoked_by, str) else None
+    name = None
+    if identity_type == "AWSService":
+        name = invoked_by
+    elif identity_type == "AssumedRole":
+        issuer_arn = _get(ui, "sessionContext.sessionIssuer.arn")
+        start = issuer_arn.find(_SERVICE_ROLE_MARKER) if isinstance(issuer_arn, str) else -1
+        if start >= 0:
+            rest = issuer_arn[start + len(_SERVICE_ROLE_MARKER):]
+            slash = rest.find("/")
+            name = invoked_by if invoked_by is not None else (rest[:slash] if slash > 0 else None)
+    return name or None
+
+
 def _console_login_booleans(ct: Dict[str, Any], aed: Optional[Dict[str, Any]]) -> None:
     """ConsoleLogin only: MFAUsed / MobileVersion exactly "No" -> false, any other value -> true."""
-    if aed is None:
+    if not isinstance(aed, dict):
         return
     out: Dict[str, Any] = {}
     if aed.get("MobileVersion") is not None:
@@ -345,15 +532,14 @@ def _console_login_booleans(ct: Dict[str, Any], aed: Optional[Dict[str, Any]]) -
         ct["console_login"] = {"additional_eventdata": out}
 
 
-def _categorize(event: Dict[str, Any], ct: Dict[str, Any],
-                response: Optional[Dict[str, Any]]) -> bool:
-    """The "Add ECS categorization" script. Returns False where the script throws.
+def _categorize(event: Dict[str, Any], ct: Dict[str, Any], json: Mapping[str, Any],
+                ctx: "_Ctx") -> None:
+    """The "script_add_ecs_categorization" script.
 
-    The script reads ``flattened?.response_elements.ConsoleLogin`` for ConsoleLogin: Painless's
-    ``?.`` guards one step only, so a ConsoleLogin without a stored responseElements object
-    dereferences null. The processor has no ignore_failure, so the pipeline's on_failure handler
-    runs and every later processor is skipped (no category, no tls.*). Real ConsoleLogin records
-    always carry responseElements; this only matters for malformed ones.
+    ConsoleLogin reads ``json.responseElements?.ConsoleLogin`` (null-safe, so a ConsoleLogin
+    without responseElements is categorised like any other); a non-string value makes
+    ``Processors.lowercase`` throw, which the processor's on_failure records, and the category
+    is then not applied.
     """
     event["kind"] = "event"
     event["type"] = ["info"]
@@ -361,17 +547,86 @@ def _categorize(event: Dict[str, Any], ct: Dict[str, Any],
     event["outcome"] = "failure" if failed else "success"
     action = event.get("action")
     if action is None:
-        return True
+        return
     if action == "ConsoleLogin":
-        if response is None:
-            return False
-        if response.get("ConsoleLogin") is not None:
-            event["outcome"] = _mustache(response["ConsoleLogin"]).lower()
+        value = _get(json, "responseElements.ConsoleLogin")
+        if value is not None:
+            if not isinstance(value, str):
+                ctx.error("script", "script_add_ecs_categorization",
+                          "cannot lowercase a %s" % kind_of(value))
+                return
+            event["outcome"] = value.lower()
     categorized = CATEGORIZATION.get(action)
     if categorized is not None:
         event["category"] = list(categorized[0])
         event["type"] = list(categorized[1])
-    return True
+
+
+def _tls(doc: Dict[str, Any], ct: Dict[str, Any], tls: Any) -> None:
+    if not isinstance(tls, dict) or tls.get("tlsVersion") == "tlsVersion":
+        return
+    version = tls.get("tlsVersion")
+    if version is not None:
+        protocol, sep, number = (version.partition("v") if isinstance(version, str)
+                                 else ("", "", ""))
+        if sep:
+            if protocol:
+                _put(doc, "tls.version_protocol", protocol.lower())
+            if number:
+                _put(doc, "tls.version", number)
+        else:       # dissect's on_failure: the raw value goes to tls.version
+            _put(doc, "tls.version", version)
+    _put(doc, "tls.cipher", tls.get("cipherSuite"))
+    _put(doc, "tls.client.server_name", tls.get("clientProvidedHostHeader"))
+    _put(ct, "tls_details.key_exchange", tls.get("keyExchange"))
+
+
+def _related_addresses(doc: Dict[str, Any], json: Mapping[str, Any]) -> None:
+    """related.ip and related.hosts, in the pipeline's order."""
+    ip = _get(doc, "source.ip")
+    if ip is not None:
+        _append_unique(doc, "related.ip", ip)
+    service_ip = _get(json, "serviceEventDetails.sourceIpAddress")
+    if isinstance(service_ip, str) and _is_ip(service_ip):
+        _append_unique(doc, "related.ip", service_ip)
+    server = _get(doc, "tls.client.server_name")
+    if isinstance(server, str) and not server.endswith(".amazonaws.com"):
+        _append_unique(doc, "related.hosts", server)
+    address = _get(doc, "source.address")
+    if ip is None and isinstance(address, str) and "." in address and " " not in address \
+            and not address.endswith(".amazonaws.com"):
+        _append_unique(doc, "related.hosts", address)
+    computer = _get(json, "requestParameters.computerName")
+    if computer is not None:
+        _append_unique(doc, "related.hosts", _mustache(computer))
+    found: List[str] = []
+
+    def add(value: Any) -> None:
+        if isinstance(value, str) and len(value) >= 10 and value.startswith("i-") \
+                and value not in found:
+            found.append(value)
+
+    resources = json.get("resources")
+    if isinstance(resources, list):
+        for resource in _dedupe_resources(resources):
+            arn = resource.get("arn")
+            if isinstance(arn, str) and ":instance/" in arn:
+                add(arn[arn.rfind("/") + 1:])
+    for container in (json.get("requestParameters"), json.get("responseElements")):
+        if not isinstance(container, dict):
+            continue
+        for key in ("instanceId", "target", "resourceId"):
+            add(container.get(key))
+        if isinstance(container.get("instanceIds"), list):
+            for value in container["instanceIds"]:
+                add(value)
+        items = _get(container, "instancesSet.items")
+        if isinstance(items, list):
+            for item in items:
+                if isinstance(item, dict):
+                    add(item.get("instanceId"))
+    for host in found:
+        _append_unique(doc, "related.hosts", host)
 
 
 def _dedupe_resources(resources: List[Any]) -> List[Dict[str, Any]]:
@@ -393,8 +648,12 @@ def _dedupe_resources(resources: List[Any]) -> List[Dict[str, Any]]:
 
 
 def _finish(doc: Dict[str, Any], ingested: Optional[str],
-            enrichment: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
-    """What the aws-s3 input and Fleet add around the pipeline, then caller-supplied enrichment."""
+            enrichment: Optional[Mapping[str, Any]], ctx: Optional["_Ctx"] = None) -> Dict[str, Any]:
+    """Recorded processor failures, what the aws-s3 input and Fleet add, then enrichment."""
+    if ctx is not None and ctx.errors:
+        doc["error"] = {"message": list(ctx.errors)}
+        doc["event"]["kind"] = "pipeline_error"
+        doc["tags"] = ["preserve_original_event"]
     doc["data_stream"] = dict(DATA_STREAM)
     event = doc["event"]
     event["dataset"] = DATA_STREAM["dataset"]
@@ -412,15 +671,17 @@ def _finish(doc: Dict[str, Any], ingested: Optional[str],
 # ----------------------------------------------------------------------------------------------
 
 _DROP = object()
+# script_remove_nulls_before_renames drops these string values too (anywhere in the record).
+_DROPPED_STRINGS = frozenset(("", "-", "none"))
 
 
 def _clean(value: Any) -> Any:
-    """The pipeline's recursive drop of null / "" / emptied containers, on a copy.
+    """The pipeline's recursive drop of null / "" / "-" / "none" / emptied containers, on a copy.
 
     Dict keys come out in java.util.HashMap iteration order, computed from *all* original keys
     (a HashMap never shrinks, so dropped keys still decided its capacity).
     """
-    if value is None or value == "":
+    if value is None or (isinstance(value, str) and value in _DROPPED_STRINGS):
         return _DROP
     if isinstance(value, dict):
         out = {}
@@ -524,6 +785,24 @@ def _parse_iso(text: str) -> Optional[int]:
         offset = int(digits[:2]) * 60 + (int(digits[2:]) if len(digits) > 2 else 0)
         ms -= (1 if zone[0] == "+" else -1) * offset * 60000
     return ms
+
+
+_BASIC_RE = re.compile(r"^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(?:\.(\d{3}))?"
+                       r"(Z|[+-]\d{2}:?\d{2})$")
+
+
+def _parse_date_formats(text: str) -> Optional[int]:
+    """creationDate's formats: ISO8601, then basic_date_time_no_millis / basic_date_time."""
+    ms = _parse_iso(text)
+    if ms is not None:
+        return ms
+    m = _BASIC_RE.match(text)
+    if not m:
+        return None
+    zone = m.group(8)
+    iso = "%s-%s-%sT%s:%s:%s%s%s" % (m.group(1), m.group(2), m.group(3), m.group(4), m.group(5),
+                                     m.group(6), "." + m.group(7) if m.group(7) else "", zone)
+    return _parse_iso(iso)
 
 
 def _format_ms(ms: int) -> str:

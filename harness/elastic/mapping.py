@@ -1,6 +1,9 @@
 """The logs-aws.cloudtrail-* index mapping, for every field ``ecs.to_ecs`` can produce.
 
-Types follow the AWS integration's field definitions (``data_stream/cloudtrail/fields/*.yml``)
+Fields follow what the CloudTrail pipeline of AWS package 8.9.0 writes (see ``ecs.py``): since the
+2.2x pipeline it also writes ``user.email``, ``cloud.service.name``, ``service.name``,
+``related.ip`` / ``related.hosts``, ``error.message`` / ``tags`` on processor failures and more
+``aws.cloudtrail.user_identity.*`` sub-fields. Types follow the AWS integration's field definitions (``data_stream/cloudtrail/fields/*.yml``)
 and the ECS definitions it imports; ``ignore_above`` follows Fleet, which gives keyword fields
 1024 unless the package says otherwise (8191 for request_parameters / response_elements). The
 same table drives the local evaluators (typed comparison) and ``index_template()`` for the
@@ -40,6 +43,10 @@ FIELDS: Dict[str, str] = {
     "cloud.account.id": "keyword",
     "cloud.provider": "keyword",
     "cloud.region": "keyword",
+    "cloud.service.name": "keyword",
+    "service.name": "keyword",
+    "error.message": "match_only_text",
+    "tags": "keyword",
     "source.address": "keyword",
     "source.ip": "ip",
     "source.as.number": "long",
@@ -55,6 +62,7 @@ FIELDS: Dict[str, str] = {
     "user.id": "keyword",
     "user.name": "keyword",
     "user.name.text": "match_only_text",
+    "user.email": "keyword",
     "user.changes.name": "keyword",
     "user.changes.name.text": "match_only_text",
     "user.target.id": "keyword",
@@ -63,6 +71,8 @@ FIELDS: Dict[str, str] = {
     "group.id": "keyword",
     "group.name": "keyword",
     "related.user": "keyword",
+    "related.ip": "ip",
+    "related.hosts": "keyword",
     "user_agent.original": "keyword",
     "user_agent.original.text": "match_only_text",
     "user_agent.name": "keyword",
@@ -83,6 +93,24 @@ FIELDS: Dict[str, str] = {
     "aws.cloudtrail.user_identity.arn": "keyword",
     "aws.cloudtrail.user_identity.access_key_id": "keyword",
     "aws.cloudtrail.user_identity.invoked_by": "keyword",
+    "aws.cloudtrail.user_identity.invoked_by_delegate.account_id": "keyword",
+    "aws.cloudtrail.user_identity.on_behalf_of.user_id": "keyword",
+    "aws.cloudtrail.user_identity.on_behalf_of.identity_store_arn": "keyword",
+    "aws.cloudtrail.user_identity.credential_id": "keyword",
+    "aws.cloudtrail.user_identity.identity_provider": "keyword",
+    "aws.cloudtrail.user_identity.in_scope_of.issuer_type": "keyword",
+    "aws.cloudtrail.user_identity.in_scope_of.credentials_issued_to": "keyword",
+    "aws.cloudtrail.user_identity.in_scope_of.source_arn": "keyword",
+    "aws.cloudtrail.user_identity.in_scope_of.source_account": "keyword",
+    "aws.cloudtrail.user_identity.session_context.ec2_role_delivery": "keyword",
+    "aws.cloudtrail.user_identity.session_context.source_identity": "keyword",
+    "aws.cloudtrail.user_identity.session_context.web_id_federation_data.federated_provider":
+        "keyword",
+    "aws.cloudtrail.user_identity.session_context.web_id_federation_data.attributes":
+        "flattened",
+    "aws.cloudtrail.user_identity.session_context.assumed_root": "keyword",
+    "aws.cloudtrail.user_identity.session_context.sign_in_session_arn": "keyword",
+    "aws.cloudtrail.session_credential_from_console": "keyword",
     "aws.cloudtrail.user_identity.session_context.mfa_authenticated": "keyword",
     "aws.cloudtrail.user_identity.session_context.creation_date": "date",
     "aws.cloudtrail.user_identity.session_context.session_issuer.type": "keyword",
@@ -110,6 +138,12 @@ FIELDS: Dict[str, str] = {
     "aws.cloudtrail.recipient_account_id": "keyword",
     "aws.cloudtrail.shared_event_id": "keyword",
     "aws.cloudtrail.vpc_endpoint_id": "keyword",
+    "aws.cloudtrail.vpc_endpoint_account_id": "keyword",
+    "aws.cloudtrail.addendum.reason": "keyword",
+    "aws.cloudtrail.addendum.updated_fields": "keyword",
+    "aws.cloudtrail.addendum.original_request_id": "keyword",
+    "aws.cloudtrail.addendum.original_event_id": "keyword",
+    "aws.cloudtrail.tls_details.key_exchange": "keyword",
     "aws.cloudtrail.console_login.additional_eventdata.mfa_used": "boolean",
     "aws.cloudtrail.console_login.additional_eventdata.mobile_version": "boolean",
     "aws.cloudtrail.console_login.additional_eventdata.login_to": "keyword",

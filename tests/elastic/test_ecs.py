@@ -2,7 +2,9 @@
 and the index mapping the evaluators and the Docker tier share (harness.elastic.mapping).
 
 Each sign-in variant's expected document is written out in full: it is what
-logs-aws.cloudtrail-* holds for that record (pipeline elastic/integrations@0046748), minus the
+logs-aws.cloudtrail-* holds for that record (AWS package 8.9.0, pipeline elastic/integrations@3ab4281;
+first written for @0046748, updated where 8.9.0 changed behaviour, each change commented with the
+processor tag), minus the
 GeoIP / user-agent-parsing / entity fields we do not compute offline. Java HashMap key orders in
 the ``Map.toString()`` strings were checked against java.util.HashMap (JDK 25).
 """
@@ -581,6 +583,10 @@ IAM_USER_SUCCESS_NO_MFA_DOC = {
         },
         "provider": "aws",
         "region": "us-east-1",
+        # dissect_json_eventSource_to_cloud_service_name_5d2b7c94 (8.9.0)
+        "service": {
+            "name": "signin",
+        },
     },
     "source": {
         "address": "198.51.100.10",
@@ -591,7 +597,13 @@ IAM_USER_SUCCESS_NO_MFA_DOC = {
         "name": "alice",
     },
     "related": {
-        "user": ["alice"],
+        # 8.9.0: session name (extract_session_name_from_arn / append_related_user_session_name_*),
+        # requestParameters.userName, then user.id and user.name (append_related_user_3b2f7fde,
+        # _3b423052) go to related.user; related.ip / related.hosts are new (append_related_ip_*,
+        # append_related_hosts_*)
+        "user": ["AIDAEXAMPLEUSERID0001", "alice"],
+        "ip": ["198.51.100.10"],
+        "hosts": ["signin.aws.amazon.com"],
     },
     "user_agent": {
         "original": FIREFOX,
@@ -629,7 +641,8 @@ IAM_USER_SUCCESS_NO_MFA_DOC = {
                     "ConsoleLogin": "Success",
                 },
             },
-            "management_event": True,
+            # convert_json_managementEvent_to_aws_cloudtrail_management_event: type string (8.9.0)
+            "management_event": "true",
             "read_only": False,
             "recipient_account_id": "111122223333",
             "response_elements": "{ConsoleLogin=Success}",
@@ -670,6 +683,10 @@ IAM_USER_SUCCESS_WITH_MFA_DOC = {
         },
         "provider": "aws",
         "region": "us-east-2",
+        # dissect_json_eventSource_to_cloud_service_name_5d2b7c94 (8.9.0)
+        "service": {
+            "name": "signin",
+        },
     },
     "source": {
         "address": "198.51.100.10",
@@ -680,7 +697,13 @@ IAM_USER_SUCCESS_WITH_MFA_DOC = {
         "name": "alice",
     },
     "related": {
-        "user": ["alice"],
+        # 8.9.0: session name (extract_session_name_from_arn / append_related_user_session_name_*),
+        # requestParameters.userName, then user.id and user.name (append_related_user_3b2f7fde,
+        # _3b423052) go to related.user; related.ip / related.hosts are new (append_related_ip_*,
+        # append_related_hosts_*)
+        "user": ["AIDAEXAMPLEUSERID0001", "alice"],
+        "ip": ["198.51.100.10"],
+        "hosts": ["us-east-2.signin.aws.amazon.com"],
     },
     "user_agent": {
         "original": FIREFOX,
@@ -720,7 +743,8 @@ IAM_USER_SUCCESS_WITH_MFA_DOC = {
                     "ConsoleLogin": "Success",
                 },
             },
-            "management_event": True,
+            # convert_json_managementEvent_to_aws_cloudtrail_management_event: type string (8.9.0)
+            "management_event": "true",
             "read_only": False,
             "recipient_account_id": "111122223333",
             "response_elements": "{ConsoleLogin=Success}",
@@ -761,6 +785,10 @@ IAM_USER_FAILURE_DOC = {
         },
         "provider": "aws",
         "region": "us-east-1",
+        # dissect_json_eventSource_to_cloud_service_name_5d2b7c94 (8.9.0)
+        "service": {
+            "name": "signin",
+        },
     },
     "source": {
         "address": "203.0.113.7",
@@ -771,7 +799,13 @@ IAM_USER_FAILURE_DOC = {
         "name": "alice",
     },
     "related": {
-        "user": ["alice"],
+        # 8.9.0: session name (extract_session_name_from_arn / append_related_user_session_name_*),
+        # requestParameters.userName, then user.id and user.name (append_related_user_3b2f7fde,
+        # _3b423052) go to related.user; related.ip / related.hosts are new (append_related_ip_*,
+        # append_related_hosts_*)
+        "user": ["AIDAEXAMPLEUSERID0001", "alice"],
+        "ip": ["203.0.113.7"],
+        "hosts": ["signin.aws.amazon.com"],
     },
     "user_agent": {
         "original": FIREFOX,
@@ -810,7 +844,8 @@ IAM_USER_FAILURE_DOC = {
                     "ConsoleLogin": "Failure",
                 },
             },
-            "management_event": True,
+            # convert_json_managementEvent_to_aws_cloudtrail_management_event: type string (8.9.0)
+            "management_event": "true",
             "read_only": False,
             "recipient_account_id": "111122223333",
             "response_elements": "{ConsoleLogin=Failure}",
@@ -850,6 +885,10 @@ UNKNOWN_USER_FAILURE_DOC = {
         },
         "provider": "aws",
         "region": "us-east-1",
+        # dissect_json_eventSource_to_cloud_service_name_5d2b7c94 (8.9.0)
+        "service": {
+            "name": "signin",
+        },
     },
     "source": {
         "address": "192.0.2.55",
@@ -859,7 +898,13 @@ UNKNOWN_USER_FAILURE_DOC = {
         "name": "HIDDEN_DUE_TO_SECURITY_REASONS",
     },
     "related": {
+        # 8.9.0: session name (extract_session_name_from_arn / append_related_user_session_name_*),
+        # requestParameters.userName, then user.id and user.name (append_related_user_3b2f7fde,
+        # _3b423052) go to related.user; related.ip / related.hosts are new (append_related_ip_*,
+        # append_related_hosts_*)
         "user": ["HIDDEN_DUE_TO_SECURITY_REASONS"],
+        "ip": ["192.0.2.55"],
+        "hosts": ["signin.aws.amazon.com"],
     },
     "user_agent": {
         "original": "Go-http-client/1.1",
@@ -898,7 +943,8 @@ UNKNOWN_USER_FAILURE_DOC = {
                     "ConsoleLogin": "Failure",
                 },
             },
-            "management_event": True,
+            # convert_json_managementEvent_to_aws_cloudtrail_management_event: type string (8.9.0)
+            "management_event": "true",
             "read_only": False,
             "recipient_account_id": "111122223333",
             "response_elements": "{ConsoleLogin=Failure}",
@@ -938,6 +984,10 @@ ROOT_SUCCESS_DOC = {
         },
         "provider": "aws",
         "region": "us-east-1",
+        # dissect_json_eventSource_to_cloud_service_name_5d2b7c94 (8.9.0)
+        "service": {
+            "name": "signin",
+        },
     },
     "source": {
         "address": "203.0.113.20",
@@ -956,6 +1006,15 @@ ROOT_SUCCESS_DOC = {
         },
         "version": "1.3",
         "version_protocol": "tls",
+    },
+    "related": {
+        # 8.9.0: session name (extract_session_name_from_arn / append_related_user_session_name_*),
+        # requestParameters.userName, then user.id and user.name (append_related_user_3b2f7fde,
+        # _3b423052) go to related.user; related.ip / related.hosts are new (append_related_ip_*,
+        # append_related_hosts_*)
+        "user": ["111122223333"],
+        "ip": ["203.0.113.20"],
+        "hosts": ["signin.aws.amazon.com"],
     },
     "aws": {
         "cloudtrail": {
@@ -982,7 +1041,8 @@ ROOT_SUCCESS_DOC = {
                     "ConsoleLogin": "Success",
                 },
             },
-            "management_event": True,
+            # convert_json_managementEvent_to_aws_cloudtrail_management_event: type string (8.9.0)
+            "management_event": "true",
             "read_only": False,
             "recipient_account_id": "111122223333",
             "response_elements": "{ConsoleLogin=Success}",
@@ -1023,6 +1083,10 @@ ROOT_FAILURE_DOC = {
         },
         "provider": "aws",
         "region": "us-east-1",
+        # dissect_json_eventSource_to_cloud_service_name_5d2b7c94 (8.9.0)
+        "service": {
+            "name": "signin",
+        },
     },
     "source": {
         "address": "203.0.113.20",
@@ -1041,6 +1105,15 @@ ROOT_FAILURE_DOC = {
         },
         "version": "1.3",
         "version_protocol": "tls",
+    },
+    "related": {
+        # 8.9.0: session name (extract_session_name_from_arn / append_related_user_session_name_*),
+        # requestParameters.userName, then user.id and user.name (append_related_user_3b2f7fde,
+        # _3b423052) go to related.user; related.ip / related.hosts are new (append_related_ip_*,
+        # append_related_hosts_*)
+        "user": ["111122223333"],
+        "ip": ["203.0.113.20"],
+        "hosts": ["signin.aws.amazon.com"],
     },
     "aws": {
         "cloudtrail": {
@@ -1068,7 +1141,8 @@ ROOT_FAILURE_DOC = {
                     "ConsoleLogin": "Failure",
                 },
             },
-            "management_event": True,
+            # convert_json_managementEvent_to_aws_cloudtrail_management_event: type string (8.9.0)
+            "management_event": "true",
             "read_only": False,
             "recipient_account_id": "111122223333",
             "response_elements": "{ConsoleLogin=Failure}",
@@ -1109,12 +1183,18 @@ SSO_ASSUMED_ROLE_DOC = {
         },
         "provider": "aws",
         "region": "us-west-2",
+        # dissect_json_eventSource_to_cloud_service_name_5d2b7c94 (8.9.0)
+        "service": {
+            "name": "signin",
+        },
     },
     "source": {
         "address": "198.51.100.44",
         "ip": "198.51.100.44",
     },
     "user": {
+        # set_user_email_from_session_name_39bbd1e6: e-mail session name (8.9.0)
+        "email": "jane.doe@example.com",
         "id": "AROAEXAMPLEROLEID0001:jane.doe@example.com",
         "name": "AWSReservedSSO_AdminAccess_0123abcd",
     },
@@ -1128,6 +1208,15 @@ SSO_ASSUMED_ROLE_DOC = {
         },
         "version": "1.3",
         "version_protocol": "tls",
+    },
+    "related": {
+        # 8.9.0: session name (extract_session_name_from_arn / append_related_user_session_name_*),
+        # requestParameters.userName, then user.id and user.name (append_related_user_3b2f7fde,
+        # _3b423052) go to related.user; related.ip / related.hosts are new (append_related_ip_*,
+        # append_related_hosts_*)
+        "user": ["jane.doe@example.com", "jane.doe", "AROAEXAMPLEROLEID0001:jane.doe@example.com", "AWSReservedSSO_AdminAccess_0123abcd"],
+        "ip": ["198.51.100.44"],
+        "hosts": ["us-west-2.signin.aws.amazon.com"],
     },
     "aws": {
         "cloudtrail": {
@@ -1150,7 +1239,8 @@ SSO_ASSUMED_ROLE_DOC = {
                     "ConsoleLogin": "Success",
                 },
             },
-            "management_event": True,
+            # convert_json_managementEvent_to_aws_cloudtrail_management_event: type string (8.9.0)
+            "management_event": "true",
             "read_only": False,
             "recipient_account_id": "111122223333",
             "response_elements": "{ConsoleLogin=Success}",
@@ -1202,12 +1292,18 @@ SAML_ASSUMED_ROLE_DOC = {
         },
         "provider": "aws",
         "region": "us-east-1",
+        # dissect_json_eventSource_to_cloud_service_name_5d2b7c94 (8.9.0)
+        "service": {
+            "name": "signin",
+        },
     },
     "source": {
         "address": "198.51.100.61",
         "ip": "198.51.100.61",
     },
     "user": {
+        # set_user_email_from_session_name_39bbd1e6: e-mail session name (8.9.0)
+        "email": "john.smith@example.com",
         "id": "AROAEXAMPLEOKTAROLE01:john.smith@example.com",
         "name": "OktaAdmin",
     },
@@ -1221,6 +1317,15 @@ SAML_ASSUMED_ROLE_DOC = {
         },
         "version": "1.3",
         "version_protocol": "tls",
+    },
+    "related": {
+        # 8.9.0: session name (extract_session_name_from_arn / append_related_user_session_name_*),
+        # requestParameters.userName, then user.id and user.name (append_related_user_3b2f7fde,
+        # _3b423052) go to related.user; related.ip / related.hosts are new (append_related_ip_*,
+        # append_related_hosts_*)
+        "user": ["john.smith@example.com", "john.smith", "AROAEXAMPLEOKTAROLE01:john.smith@example.com", "OktaAdmin"],
+        "ip": ["198.51.100.61"],
+        "hosts": ["signin.aws.amazon.com"],
     },
     "aws": {
         "cloudtrail": {
@@ -1249,7 +1354,8 @@ SAML_ASSUMED_ROLE_DOC = {
                     "ConsoleLogin": "Success",
                 },
             },
-            "management_event": True,
+            # convert_json_managementEvent_to_aws_cloudtrail_management_event: type string (8.9.0)
+            "management_event": "true",
             "read_only": False,
             "recipient_account_id": "111122223333",
             "response_elements": "{ConsoleLogin=Success}",
@@ -1301,6 +1407,10 @@ FEDERATED_USER_DOC = {
         },
         "provider": "aws",
         "region": "us-east-1",
+        # dissect_json_eventSource_to_cloud_service_name_5d2b7c94 (8.9.0)
+        "service": {
+            "name": "signin",
+        },
     },
     "source": {
         "address": "203.0.113.99",
@@ -1320,6 +1430,15 @@ FEDERATED_USER_DOC = {
         },
         "version": "1.3",
         "version_protocol": "tls",
+    },
+    "related": {
+        # 8.9.0: session name (extract_session_name_from_arn / append_related_user_session_name_*),
+        # requestParameters.userName, then user.id and user.name (append_related_user_3b2f7fde,
+        # _3b423052) go to related.user; related.ip / related.hosts are new (append_related_ip_*,
+        # append_related_hosts_*)
+        "user": ["admin", "111122223333:admin", "ci-bot"],
+        "ip": ["203.0.113.99"],
+        "hosts": ["signin.aws.amazon.com"],
     },
     "aws": {
         "cloudtrail": {
@@ -1342,7 +1461,8 @@ FEDERATED_USER_DOC = {
                     "ConsoleLogin": "Success",
                 },
             },
-            "management_event": True,
+            # convert_json_managementEvent_to_aws_cloudtrail_management_event: type string (8.9.0)
+            "management_event": "true",
             "read_only": False,
             "recipient_account_id": "111122223333",
             "response_elements": "{ConsoleLogin=Success}",
@@ -1394,6 +1514,10 @@ EC2_INSTANCE_ROLE_DOC = {
         },
         "provider": "aws",
         "region": "us-east-1",
+        # dissect_json_eventSource_to_cloud_service_name_5d2b7c94 (8.9.0)
+        "service": {
+            "name": "signin",
+        },
     },
     "source": {
         "address": "198.51.100.200",
@@ -1413,6 +1537,15 @@ EC2_INSTANCE_ROLE_DOC = {
         },
         "version": "1.3",
         "version_protocol": "tls",
+    },
+    "related": {
+        # 8.9.0: session name (extract_session_name_from_arn / append_related_user_session_name_*),
+        # requestParameters.userName, then user.id and user.name (append_related_user_3b2f7fde,
+        # _3b423052) go to related.user; related.ip / related.hosts are new (append_related_ip_*,
+        # append_related_hosts_*)
+        "user": ["i-0123456789abcdef0", "AROAEXAMPLEROLEID0002:i-0123456789abcdef0", "WebServerRole"],
+        "ip": ["198.51.100.200"],
+        "hosts": ["signin.aws.amazon.com"],
     },
     "aws": {
         "cloudtrail": {
@@ -1435,7 +1568,8 @@ EC2_INSTANCE_ROLE_DOC = {
                     "ConsoleLogin": "Success",
                 },
             },
-            "management_event": True,
+            # convert_json_managementEvent_to_aws_cloudtrail_management_event: type string (8.9.0)
+            "management_event": "true",
             "read_only": False,
             "recipient_account_id": "111122223333",
             "response_elements": "{ConsoleLogin=Success}",
@@ -1444,6 +1578,8 @@ EC2_INSTANCE_ROLE_DOC = {
                 "arn": "arn:aws:sts::111122223333:assumed-role/WebServerRole/i-0123456789abcdef0",
                 "session_context": {
                     "creation_date": "2026-01-15T06:00:00.000Z",
+                    # rename_json_userIdentity_sessionContext_ec2RoleDelivery_to_... (8.9.0)
+                    "ec2_role_delivery": "2.0",
                     "mfa_authenticated": "false",
                     "session_issuer": {
                         "account_id": "111122223333",
@@ -1486,6 +1622,10 @@ GET_SIGNIN_TOKEN_SUCCESS_DOC = {
         },
         "provider": "aws",
         "region": "us-east-1",
+        # dissect_json_eventSource_to_cloud_service_name_5d2b7c94 (8.9.0)
+        "service": {
+            "name": "signin",
+        },
     },
     "source": {
         "address": "203.0.113.50",
@@ -1506,6 +1646,15 @@ GET_SIGNIN_TOKEN_SUCCESS_DOC = {
         "version": "1.3",
         "version_protocol": "tls",
     },
+    "related": {
+        # 8.9.0: session name (extract_session_name_from_arn / append_related_user_session_name_*),
+        # requestParameters.userName, then user.id and user.name (append_related_user_3b2f7fde,
+        # _3b423052) go to related.user; related.ip / related.hosts are new (append_related_ip_*,
+        # append_related_hosts_*)
+        "user": ["ci-run-4411", "AROAEXAMPLEDEPLOYROLE:ci-run-4411", "DeployRole"],
+        "ip": ["203.0.113.50"],
+        "hosts": ["signin.aws.amazon.com"],
+    },
     "aws": {
         "cloudtrail": {
             "additional_eventdata": "{MobileVersion=No, MFAUsed=No}",
@@ -1521,7 +1670,8 @@ GET_SIGNIN_TOKEN_SUCCESS_DOC = {
                     "GetSigninToken": "Success",
                 },
             },
-            "management_event": True,
+            # convert_json_managementEvent_to_aws_cloudtrail_management_event: type string (8.9.0)
+            "management_event": "true",
             "read_only": False,
             "recipient_account_id": "111122223333",
             "response_elements": "{GetSigninToken=Success}",
@@ -1572,6 +1722,10 @@ GET_SIGNIN_TOKEN_DENIED_DOC = {
         },
         "provider": "aws",
         "region": "us-east-1",
+        # dissect_json_eventSource_to_cloud_service_name_5d2b7c94 (8.9.0)
+        "service": {
+            "name": "signin",
+        },
     },
     "source": {
         "address": "203.0.113.50",
@@ -1592,6 +1746,15 @@ GET_SIGNIN_TOKEN_DENIED_DOC = {
         "version": "1.3",
         "version_protocol": "tls",
     },
+    "related": {
+        # 8.9.0: session name (extract_session_name_from_arn / append_related_user_session_name_*),
+        # requestParameters.userName, then user.id and user.name (append_related_user_3b2f7fde,
+        # _3b423052) go to related.user; related.ip / related.hosts are new (append_related_ip_*,
+        # append_related_hosts_*)
+        "user": ["ci-run-4412", "AROAEXAMPLEDEPLOYROLE:ci-run-4412", "DeployRole"],
+        "ip": ["203.0.113.50"],
+        "hosts": ["signin.aws.amazon.com"],
+    },
     "aws": {
         "cloudtrail": {
             "additional_eventdata": "{MobileVersion=No, MFAUsed=No}",
@@ -1606,7 +1769,8 @@ GET_SIGNIN_TOKEN_DENIED_DOC = {
                     "MobileVersion": "No",
                 },
             },
-            "management_event": True,
+            # convert_json_managementEvent_to_aws_cloudtrail_management_event: type string (8.9.0)
+            "management_event": "true",
             "read_only": False,
             "recipient_account_id": "111122223333",
             "user_identity": {
@@ -1656,12 +1820,18 @@ GET_SIGNIN_TOKEN_SSO_PORTAL_DOC = {
         },
         "provider": "aws",
         "region": "us-east-1",
+        # dissect_json_eventSource_to_cloud_service_name_5d2b7c94 (8.9.0)
+        "service": {
+            "name": "signin",
+        },
     },
     "source": {
         "address": "198.51.100.44",
         "ip": "198.51.100.44",
     },
     "user": {
+        # set_user_email_from_session_name_39bbd1e6: e-mail session name (8.9.0)
+        "email": "jane.doe@example.com",
         "id": "AROAEXAMPLEROLEID0001:jane.doe@example.com",
         "name": "AWSReservedSSO_AdminAccess_0123abcd",
     },
@@ -1675,6 +1845,15 @@ GET_SIGNIN_TOKEN_SSO_PORTAL_DOC = {
         },
         "version": "1.3",
         "version_protocol": "tls",
+    },
+    "related": {
+        # 8.9.0: session name (extract_session_name_from_arn / append_related_user_session_name_*),
+        # requestParameters.userName, then user.id and user.name (append_related_user_3b2f7fde,
+        # _3b423052) go to related.user; related.ip / related.hosts are new (append_related_ip_*,
+        # append_related_hosts_*)
+        "user": ["jane.doe@example.com", "jane.doe", "AROAEXAMPLEROLEID0001:jane.doe@example.com", "AWSReservedSSO_AdminAccess_0123abcd"],
+        "ip": ["198.51.100.44"],
+        "hosts": ["signin.aws.amazon.com"],
     },
     "aws": {
         "cloudtrail": {
@@ -1691,7 +1870,8 @@ GET_SIGNIN_TOKEN_SSO_PORTAL_DOC = {
                     "GetSigninToken": "Success",
                 },
             },
-            "management_event": True,
+            # convert_json_managementEvent_to_aws_cloudtrail_management_event: type string (8.9.0)
+            "management_event": "true",
             "read_only": False,
             "recipient_account_id": "111122223333",
             "response_elements": "{GetSigninToken=Success}",
@@ -1742,6 +1922,10 @@ PASSWORD_RECOVERY_REQUESTED_DOC = {
         },
         "provider": "aws",
         "region": "us-east-1",
+        # dissect_json_eventSource_to_cloud_service_name_5d2b7c94 (8.9.0)
+        "service": {
+            "name": "signin",
+        },
     },
     "source": {
         "address": "203.0.113.99",
@@ -1761,6 +1945,15 @@ PASSWORD_RECOVERY_REQUESTED_DOC = {
         "version": "1.3",
         "version_protocol": "tls",
     },
+    "related": {
+        # 8.9.0: session name (extract_session_name_from_arn / append_related_user_session_name_*),
+        # requestParameters.userName, then user.id and user.name (append_related_user_3b2f7fde,
+        # _3b423052) go to related.user; related.ip / related.hosts are new (append_related_ip_*,
+        # append_related_hosts_*)
+        "user": ["111122223333"],
+        "ip": ["203.0.113.99"],
+        "hosts": ["signin.aws.amazon.com"],
+    },
     "aws": {
         "cloudtrail": {
             "event_category": "Management",
@@ -1771,7 +1964,8 @@ PASSWORD_RECOVERY_REQUESTED_DOC = {
                     "PasswordRecoveryRequested": "Success",
                 },
             },
-            "management_event": True,
+            # convert_json_managementEvent_to_aws_cloudtrail_management_event: type string (8.9.0)
+            "management_event": "true",
             "read_only": False,
             "recipient_account_id": "111122223333",
             "response_elements": "{PasswordRecoveryRequested=Success}",
@@ -1811,6 +2005,10 @@ CREATE_LOGIN_PROFILE_DOC = {
         },
         "provider": "aws",
         "region": "us-east-1",
+        # dissect_json_eventSource_to_cloud_service_name_5d2b7c94 (8.9.0)
+        "service": {
+            "name": "iam",
+        },
     },
     "source": {
         "address": "198.51.100.10",
@@ -1824,7 +2022,12 @@ CREATE_LOGIN_PROFILE_DOC = {
         },
     },
     "related": {
-        "user": ["admin-bob", "carol"],
+        # 8.9.0: session name (extract_session_name_from_arn / append_related_user_session_name_*),
+        # requestParameters.userName, then user.id and user.name (append_related_user_3b2f7fde,
+        # _3b423052) go to related.user; related.ip / related.hosts are new (append_related_ip_*,
+        # append_related_hosts_*)
+        "user": ["carol", "AIDAEXAMPLEADMIN0001", "admin-bob"],
+        "ip": ["198.51.100.10"],
     },
     "user_agent": {
         "original": "AWS Internal",
@@ -1855,11 +2058,14 @@ CREATE_LOGIN_PROFILE_DOC = {
                     },
                 },
             },
-            "management_event": True,
+            # convert_json_managementEvent_to_aws_cloudtrail_management_event: type string (8.9.0)
+            "management_event": "true",
             "read_only": False,
             "recipient_account_id": "111122223333",
             "request_id": "b1d3f5a0-9a1c-4e3f-a5c7-9f1a3c5e7b20",
             "request_parameters": "{userName=carol, passwordResetRequired=true}",
+            # rename_json_sessionCredentialFromConsole_to_aws_cloudtrail_session_credential_from_console_6cdda950
+            "session_credential_from_console": "true",
             "response_elements": ("{loginProfile={userName=carol, "
                 "passwordResetRequired=true, "
                 "createDate=Jan 15, "
@@ -1973,7 +2179,18 @@ def test_nulls_empty_strings_and_emptied_objects_are_dropped():
     assert "request_parameters" not in ct and "request_parameters" not in ct["flattened"]
     assert "error_code" not in ct and doc["event"]["outcome"] == "success"
     assert "target" not in doc["user"]
-    assert doc["related"]["user"] == ["admin-bob"]
+    # 8.9.0 appends user.id before user.name (append_related_user_3b2f7fde, _3b423052)
+    assert doc["related"]["user"] == ["AIDAEXAMPLEADMIN0001", "admin-bob"]
+
+
+def test_dash_and_none_strings_are_dropped_like_nulls():
+    # script_remove_nulls_before_renames (8.9.0) also drops "-" and "none" values.
+    record = copy.deepcopy(IAM_USER_SUCCESS_NO_MFA)
+    record["additionalEventData"]["MFAUsed"] = "none"
+    record["sourceIPAddress"] = "-"
+    doc = to_ecs(record)
+    assert "mfa_used" not in doc["aws"]["cloudtrail"]["console_login"]["additional_eventdata"]
+    assert "source" not in doc
 
 
 def test_flattened_copy_is_skipped_for_huge_objects_but_the_string_is_kept():
@@ -1983,19 +2200,23 @@ def test_flattened_copy_is_skipped_for_huge_objects_but_the_string_is_kept():
     assert ct["request_parameters"].startswith("{")
     assert len(ct["request_parameters"]) > 40000
     assert "request_parameters" not in ct["flattened"]
-    # user.target.name is read from the flattened copy, so it goes too
-    assert "target" not in to_ecs(record)["user"]
+    # 8.9.0 copies user.target.name from json.requestParameters.userName
+    # (set_user_target_name_75aa7975), not from the flattened copy, so it stays.
+    assert to_ecs(record)["user"]["target"] == {"name": "carol"}
 
 
-def test_console_login_without_response_elements_stops_the_pipeline_at_categorization():
-    # The categorization script dereferences flattened.response_elements for ConsoleLogin; a
-    # record without it fails there, and every later processor (tls.*) is skipped.
+def test_console_login_without_response_elements_is_categorised_normally():
+    # 8.9.0's script_add_ecs_categorization reads ctx.json?.responseElements?.ConsoleLogin
+    # null-safely: the outcome comes from the error fields and the category is still set (the
+    # 2.2x script dereferenced null here and skipped every later processor).
     record = copy.deepcopy(IAM_USER_SUCCESS_NO_MFA)
     del record["responseElements"]
     doc = to_ecs(record)
     assert doc["event"]["outcome"] == "success" and doc["event"]["type"] == ["info"]
-    assert "category" not in doc["event"]
-    assert "tls" not in doc
+    assert doc["event"]["category"] == ["authentication"]
+    assert doc["tls"]["version"] == "1.3"
+    record["errorMessage"] = "Failed authentication"
+    assert to_ecs(record)["event"]["outcome"] == "failure"
 
 
 def test_resources_are_renamed_and_deduplicated():
@@ -2046,6 +2267,100 @@ def test_not_an_object_and_bad_ingested_are_refused():
         to_ecs(["not", "a", "record"])
     with pytest.raises(EcsMappingError, match="ingested"):
         to_ecs(ROOT_SUCCESS, ingested="yesterday")
+
+
+# --- behaviour of the 8.9.0 pipeline the rule generators depend on ----------------------------
+
+@pytest.mark.parametrize("mutate, outcome", [
+    (lambda r: r.update(responseElements={"ConsoleLogin": "Failure"}), "failure"),
+    (lambda r: r.pop("responseElements"), "success"),
+    (lambda r: r.update(eventName="GetSigninToken", responseElements=None), "success"),
+    (lambda r: r.update(eventName="GetSigninToken", errorCode="AccessDenied"), "failure"),
+    (lambda r: r.update(eventName="PasswordUpdated",
+                        responseElements={"PasswordUpdated": "Failure"}), "success"),
+    (lambda r: r.update(eventName="CredentialVerification", responseElements=None,
+                        serviceEventDetails={"CredentialVerification": "Failure"}), "success"),
+])
+def test_outcome_rules(mutate, outcome):
+    # script_add_ecs_categorization: error fields, then ConsoleLogin's responseElements only
+    record = copy.deepcopy(IAM_USER_SUCCESS_NO_MFA)
+    mutate(record)
+    assert to_ecs(record)["event"]["outcome"] == outcome
+
+
+@pytest.mark.parametrize("value, expected", [("Yes", True), ("No", False), ("YES", True),
+                                             ("no", True), (None, None)])
+def test_mfa_used_values(value, expected):
+    record = copy.deepcopy(IAM_USER_SUCCESS_NO_MFA)
+    if value is None:
+        del record["additionalEventData"]["MFAUsed"]
+    else:
+        record["additionalEventData"]["MFAUsed"] = value
+    got = to_ecs(record)["aws"]["cloudtrail"]["console_login"]["additional_eventdata"]
+    assert got.get("mfa_used") == expected
+
+
+@pytest.mark.parametrize("address, ip", [("AWS Internal", None), ("redacted", None),
+                                         ("2001:db8::7", "2001:db8::7"),
+                                         ("198.51.100.300", None)])
+def test_source_address_and_ip(address, ip):
+    record = copy.deepcopy(IAM_USER_SUCCESS_NO_MFA)
+    record["sourceIPAddress"] = address
+    doc = to_ecs(record)
+    assert doc["source"].get("address") == address and doc["source"].get("ip") == ip
+    # append_related_hosts_source_address: a dotted non-IP without spaces is a host name
+    assert (address in doc["related"].get("hosts", [])) == (address == "198.51.100.300")
+
+
+def test_event_type_is_copied_verbatim():
+    record = copy.deepcopy(IAM_USER_SUCCESS_NO_MFA)
+    record["eventType"] = "AwsConsoleSignin"
+    assert to_ecs(record)["aws"]["cloudtrail"]["event_type"] == "AwsConsoleSignin"
+    del record["eventType"]
+    record["eventVersion"] = "1.05"
+    assert "event_type" not in to_ecs(record)["aws"]["cloudtrail"]
+
+
+def test_identity_center_user_and_root_without_user_name():
+    record = {"eventVersion": "1.09", "eventTime": "2026-01-15T10:00:00Z",
+              "eventSource": "signin.amazonaws.com", "eventName": "CredentialChallenge",
+              "userIdentity": {"type": "IdentityCenterUser", "accountId": "111122223333",
+                               "onBehalfOf": {"userId": "9067-uuid",
+                                              "identityStoreArn": "arn:aws:identitystore::1:x"}},
+              "serviceEventDetails": {"CredentialChallenge": "Failure"}, "eventID": "e1"}
+    doc = to_ecs(record)
+    # rename_user_id_identity_center_user_a2cfa5f2; no user.name outside UserAuthentication
+    assert doc["user"] == {"id": "9067-uuid"} and doc["related"]["user"] == ["9067-uuid"]
+    assert doc["event"]["outcome"] == "success"
+    root = to_ecs(ROOT_SUCCESS)
+    assert root["user"] == {"id": "111122223333"} and root["related"]["user"] == ["111122223333"]
+
+
+def test_aws_service_actors_get_service_name_and_no_user_fields():
+    # script_aws_service_actor_93211d93 + the conditions on the user.* renames
+    record = copy.deepcopy(EC2_INSTANCE_ROLE)
+    record["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"] = (
+        "arn:aws:iam::111122223333:role/aws-service-role/support.amazonaws.com/AWSServiceRoleForSupport")
+    doc = to_ecs(record)
+    assert doc["service"] == {"name": "support.amazonaws.com"}
+    assert "name" not in doc.get("user", {}) and "id" not in doc.get("user", {})
+    record = {"eventTime": "2026-01-15T10:00:00Z", "eventID": "e2", "eventName": "AssumeRole",
+              "userIdentity": {"type": "AWSService", "invokedBy": "ec2.amazonaws.com"}}
+    assert to_ecs(record)["service"] == {"name": "ec2.amazonaws.com"}
+
+
+def test_processor_failures_are_recorded_as_pipeline_errors():
+    record = copy.deepcopy(SSO_ASSUMED_ROLE)
+    record["userIdentity"]["sessionContext"]["attributes"]["creationDate"] = "yesterday"
+    doc = to_ecs(record)
+    assert doc["event"]["kind"] == "pipeline_error" and doc["tags"] == ["preserve_original_event"]
+    assert "date_json_userIdentity_sessionContext_attributes_creationDate" in doc["error"]["message"][0]
+    assert "creation_date" not in doc["aws"]["cloudtrail"]["user_identity"]["session_context"]
+    # basic_date_time_no_millis is one of the accepted formats
+    record["userIdentity"]["sessionContext"]["attributes"]["creationDate"] = "20131102T010628Z"
+    doc = to_ecs(record)
+    assert doc["event"]["kind"] == "event" and doc["aws"]["cloudtrail"]["user_identity"][
+        "session_context"]["creation_date"] == "2013-11-02T01:06:28.000Z"
 
 
 # --- Map.toString ---------------------------------------------------------------------------
@@ -2110,7 +2425,9 @@ def test_hashmap_order_matches_java(tmp_path):
 def test_get_field_reads_nested_dotted_flattened_and_multi_fields():
     doc = to_ecs(CREATE_LOGIN_PROFILE)
     assert get_field(doc, "user.target.name") == "carol"
-    assert get_field(doc, "related.user") == ["admin-bob", "carol"]
+    # 8.9.0 order: request userName, then user.id, user.name (append_related_user_0121b806,
+    # _3b2f7fde, _3b423052)
+    assert get_field(doc, "related.user") == ["carol", "AIDAEXAMPLEADMIN0001", "admin-bob"]
     assert get_field(doc, "aws.cloudtrail.flattened.response_elements.loginProfile.userName") \
         == "carol"
     assert get_field(doc, "aws.cloudtrail.request_parameters.text") \
@@ -2138,6 +2455,7 @@ def _leaves(node, prefix=""):
 
 
 _PYTHON_TYPES = {"keyword": (str, bool), "constant_keyword": (str,), "date": (str,),
+                 "match_only_text": (str,),
                  "boolean": (bool,), "ip": (str,), "flattened": (dict,)}
 
 
@@ -2167,7 +2485,13 @@ def test_field_types_the_rules_depend_on():
     assert mapping.flattened_root("aws.cloudtrail.flattened.response_elements.ConsoleLogin") \
         == "aws.cloudtrail.flattened.response_elements"
     assert mapping.field_type("aws.cloudtrail") is None and mapping.is_object("aws.cloudtrail")
-    assert mapping.field_type("aws.cloudtrail.session_credential_from_console") is None
+    # 8.9.0 writes it (rename_json_sessionCredentialFromConsole_to_..._6cdda950)
+    assert mapping.field_type("aws.cloudtrail.session_credential_from_console") == "keyword"
+    assert mapping.field_type("user.email") == "keyword"
+    assert mapping.field_type("user.target.name") == "keyword"
+    assert mapping.field_type("user.changes.name") == "keyword"
+    assert mapping.field_type("related.ip") == "ip"
+    assert mapping.field_type("aws.cloudtrail.management_event") == "keyword"
 
 
 def test_index_template_body():
