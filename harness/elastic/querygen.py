@@ -82,8 +82,6 @@ GROUP_NOTES = {
             "counts together here, where the Splunk app keeps each session (its ARN) apart; and root sign-ins "
             "carry no `user.name`, so Kibana leaves them out of this rule's groups (the Splunk app counts root "
             "as its account's root ARN).",
-    "account_id": "Elastic groups on `cloud.account.id` (`userIdentity.accountId`); records without it have no "
-                  "account here, where the Splunk app falls back to `recipientAccountId`.",
 }
 
 
@@ -136,8 +134,10 @@ def _marker_disagrees_with_errors(record):
     return (marker == "Failure") != errors
 
 
-def _no_user_account(record):
-    return _obj(record, "userIdentity").get("accountId") in (None, "")
+def _account_from_aws_account_id(record):
+    # the pipeline's cloud.account.id falls back to awsAccountId after recipientAccountId; the view does not
+    return _obj(record, "userIdentity").get("accountId") in (None, "") and \
+        record.get("recipientAccountId") in (None, "") and record.get("awsAccountId") not in (None, "")
 
 
 FIELD_DIFFERENCES = (
@@ -154,8 +154,9 @@ FIELD_DIFFERENCES = (
         "for sign-in events other than ConsoleLogin the integration derives the outcome from errorCode / "
         "errorMessage only, where the engine reads the responseElements (or serviceEventDetails) marker first"),
     FieldDifference(
-        ["account_id"], _no_user_account,
-        "cloud.account.id is userIdentity.accountId only; the engine falls back to recipientAccountId"),
+        ["account_id"], _account_from_aws_account_id,
+        "without userIdentity.accountId and recipientAccountId the integration takes awsAccountId for "
+        "cloud.account.id; the engine has no account then"),
 )
 
 

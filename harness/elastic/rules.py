@@ -52,7 +52,6 @@ import jsonschema
 from awssignin.timeutil import format_duration, parse_duration
 
 from . import attack, pipeline, querygen
-from .ecs import AWS_PACKAGE_VERSION
 from ..build import distributable
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "kibana_rule.schema.json"
@@ -64,9 +63,10 @@ AUTHOR = ["awssignin"]
 LICENSE = "Apache-2.0"
 MAX_SIGNALS = 100
 # Informational in Kibana (shows whether the integration is installed). The version is a caret
-# range, the form Kibana 8.19's rule editor accepts, from the package version whose pipeline
-# harness/elastic/ecs.py reproduces: what the rules were checked against.
-RELATED_INTEGRATIONS = [{"package": "aws", "integration": "cloudtrail", "version": "^" + AWS_PACKAGE_VERSION}]
+# range, the form Kibana 8.19's rule editor accepts. harness/elastic/ecs.py reproduces the 8.9.0
+# pipeline; 8.9.0 changed only AWS-service actors and entity fields against 8.8.0 (its changelog),
+# none of which a rule reads, so the range starts at 8.8.0, a released version.
+RELATED_INTEGRATIONS = [{"package": "aws", "integration": "cloudtrail", "version": "^8.8.0"}]
 BASE_TAGS = [
     "Domain: Cloud",
     "Data Source: AWS",
