@@ -18,7 +18,7 @@ Facts encoded here (Elasticsearch EQL syntax reference, EqlBase.g4, LogicalPlanB
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field as dc_field
+from dataclasses import dataclass, field as dc_field, fields as dc_fields
 from typing import List, Optional, Tuple, Union
 
 
@@ -443,11 +443,27 @@ _MATCH_KWS = ("like", "like~", "regex", "regex~")
 _TIME_UNITS_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 
 
+# Deepest nesting accepted, both while parsing (parentheses, ``not``, signs, function calls) and in
+# the finished tree (operators within operators). Parsing, walking and evaluating recurse once per
+# level, so a hostile query would otherwise end in RecursionError; real rules nest a few levels.
+# Elasticsearch has a similar guard ("statement too large; halt parsing ... (stopped at depth 200)").
+MAX_DEPTH = 64
+_TOO_DEEP = ("the query is nested more than %d levels deep (parentheses, not, operators, function "
+             "calls); simplify it" % MAX_DEPTH)
+
+
 class _Parser:
     def __init__(self, text: str):
         self.text = text
         self.toks = tokenize(text)
         self.i = 0
+        self.depth = 0
+
+    def enter(self):
+        """One level deeper in the grammar; refuse past MAX_DEPTH (callers decrement ``depth``)."""
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            self.error(_TOO_DEEP)
 
     # -- token helpers -----------------------------------------------------------------------
     @property
@@ -648,23 +664,31 @@ class _Parser:
 
     # -- expressions -------------------------------------------------------------------------
     def expression(self) -> Expr:
-        left = self.and_expr()
-        while self.is_kw("or"):
-            op = self.advance()
-            left = Or(pos=op.start, left=left, right=self.and_expr())
-        return left
+        self.enter()
+        try:
+            terms, ops = [self.and_expr()], []
+            while self.is_kw("or"):
+                ops.append(self.advance())
+                terms.append(self.and_expr())
+            return _balanced(Or, terms, ops)
+        finally:
+            self.depth -= 1
 
     def and_expr(self) -> Expr:
-        left = self.not_expr()
+        terms, ops = [self.not_expr()], []
         while self.is_kw("and"):
-            op = self.advance()
-            left = And(pos=op.start, left=left, right=self.not_expr())
-        return left
+            ops.append(self.advance())
+            terms.append(self.not_expr())
+        return _balanced(And, terms, ops)
 
     def not_expr(self) -> Expr:
         if self.is_kw("not"):
-            t = self.advance()
-            return Not(pos=t.start, expr=self.not_expr())
+            self.enter()
+            try:
+                t = self.advance()
+                return Not(pos=t.start, expr=self.not_expr())
+            finally:
+                self.depth -= 1
         if self.tok.kind == "IDENT" and self.is_kw("of", tok=self.peek()):
             self.error("Process relationships are not supported")
         return self.comparison()
@@ -698,7 +722,11 @@ class _Parser:
     def unary(self) -> Expr:
         if self.is_op("-", "+"):
             op = self.advance()
-            operand = self.unary()
+            self.enter()
+            try:
+                operand = self.unary()
+            finally:
+                self.depth -= 1
             if op.value == "+":
                 return operand
             if isinstance(operand, Literal) and isinstance(operand.value, (int, float)) \
@@ -809,4 +837,34 @@ def parse(text: str) -> Query:
         raise EqlSyntaxError(f"EQL query must be a string, got {type(text).__name__}")
     if not text.strip():
         raise EqlSyntaxError("EQL query is empty", text, 0)
-    return _Parser(text).statement()
+    query = _Parser(text).statement()
+    _check_depth(query, text)
+    return query
+
+
+def _balanced(cls, terms, ops):
+    """``a or b or c ...`` as a balanced tree of binary nodes, in source order: and / or are
+    associative (also in three-valued logic), and a left-deep chain of a few hundred terms would be
+    as deep as it is long."""
+    if len(terms) == 1:
+        return terms[0]
+    mid = len(terms) // 2
+    return cls(pos=ops[mid - 1].start, left=_balanced(cls, terms[:mid], ops[:mid - 1]),
+               right=_balanced(cls, terms[mid:], ops[mid:]))
+
+
+def _check_depth(query: Query, text: str) -> None:
+    """Refuse a tree deeper than MAX_DEPTH expression nodes (``1 + 1 + ...`` chains nest without
+    parentheses). Iterative, so that it cannot itself run out of stack."""
+    stack = [(query, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, Node) and not isinstance(node, (EventFilter, Stage, Pipe)):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise EqlSyntaxError(_TOO_DEEP, text, node.pos)
+        for f in dc_fields(node):
+            value = getattr(node, f.name)
+            for child in (value if isinstance(value, list) else [value]):
+                if isinstance(child, (Node, Query)):
+                    stack.append((child, depth))

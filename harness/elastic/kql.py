@@ -26,11 +26,14 @@ mapping in ``mapping.py``):
 - constant_keyword fields (``data_stream.dataset``, ``event.dataset`` ...) take their value from
   the mapping, so they match every document whatever its _source holds.
 - flattened roots match any leaf value.
+- geo_point fields take only ``field: *`` (exists); a value, wildcard or range on one is a
+  KqlValueError, because Elasticsearch refuses those queries on geo_point (see
+  ``refuse_unsupported_type``). ``field: *`` on a text field works too.
 
 Refused with KqlUnsupported (valid KQL, but not evaluated faithfully here or not meaningful for
 our index): nested ``parent:{...}`` queries (they need ``nested`` mappings, and this index has
 none: use dotted names), values without a field (they search every field), wildcard field
-names, text and geo_point fields, date math (``now-1d``), and wildcard values containing
+names, value queries on text fields, date math (``now-1d``), and wildcard values containing
 whitespace (Kibana sends them as one pattern when it resolves the field as keyword, as a
 query_string split on the space when it does not; which one depends on the version). A field
 that is not mapped raises KqlUnmappedField: Kibana would silently match nothing.
@@ -173,12 +176,27 @@ class _Fail(Exception):
     pass
 
 
+# Deepest nesting of parentheses / ``not`` accepted (in the query and in a field's value list). The
+# parser, the compiler and the compiled predicate recurse once per level, so a hostile query would
+# otherwise end in RecursionError; real rules nest a few levels.
+MAX_DEPTH = 64
+
+
 class _Parser:
     def __init__(self, text: str):
         self.s = text
         self.n = len(text)
         self.far = 0                # furthest position a rule failed at, for the error message
         self.expected: Set[str] = set()
+        self.depth = 0              # nesting of not_query / not_values, bounded by MAX_DEPTH
+
+    def enter(self, pos: int) -> None:
+        """One nesting level deeper (callers decrement ``depth``); refuse past MAX_DEPTH. Raised as
+        a KqlSyntaxError, not a _Fail, so that no backtracking alternative is tried."""
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise KqlSyntaxError("the query nests parentheses and 'not' more than %d levels deep; "
+                                 "simplify it" % MAX_DEPTH, self.s, pos)
 
     # -- failure bookkeeping ------------------------------------------------------------------
     def fail(self, pos: int, what: str) -> _Fail:
@@ -229,12 +247,17 @@ class _Parser:
         return (nodes[0] if len(nodes) == 1 else Node(op, nodes, start)), pos
 
     def not_query(self, pos: int) -> Tuple[Node, int]:
+        # every nesting level (a parenthesis, a 'not') passes through here once
+        self.enter(pos)
         try:
-            p = self.not_kw(pos)
-            inner, p = self.sub_query(p)
-            return Node("not", [inner], pos), p
-        except _Fail:
-            return self.sub_query(pos)
+            try:
+                p = self.not_kw(pos)
+                inner, p = self.sub_query(p)
+                return Node("not", [inner], pos), p
+            except _Fail:
+                return self.sub_query(pos)
+        finally:
+            self.depth -= 1
 
     def sub_query(self, pos: int) -> Tuple[Node, int]:
         if pos < self.n and self.s[pos] == "(":
@@ -317,12 +340,16 @@ class _Parser:
         return (parts[0] if len(parts) == 1 else (op, parts)), pos
 
     def not_values(self, pos: int) -> Tuple[tuple, int]:
+        self.enter(pos)
         try:
-            p = self.not_kw(pos)
-            inner, p = self.list_of_values(p)
-            return ("vnot", inner, pos), p
-        except _Fail:
-            return self.list_of_values(pos)
+            try:
+                p = self.not_kw(pos)
+                inner, p = self.list_of_values(p)
+                return ("vnot", inner, pos), p
+            except _Fail:
+                return self.list_of_values(pos)
+        finally:
+            self.depth -= 1
 
     # -- tokens ---------------------------------------------------------------------------------
     def value(self, pos: int) -> Tuple[Value, int]:
@@ -641,6 +668,13 @@ class _Compiler:
             return _or(tuple(self.compile_exists(f) for f in mapping.fields_under(name)))
         if mapping.field_type(name) == "constant_keyword":
             return _always
+        if mapping.field_type(name) in ("geo_point", "text", "match_only_text"):
+            # `exists` works on these (geo_point has doc values, text is indexed), although a value
+            # query does not (refuse_unsupported_type). Any non-null value in _source is indexed: a
+            # malformed point makes Elasticsearch reject the whole document (no ignore_malformed
+            # in our mapping), and text has no ignore_above.
+            source = _source_reader(mapping.source_path(name))
+            return lambda doc: bool(source(doc))
         getter = _values_getter(name)
         return lambda doc: bool(getter(doc))
 
@@ -700,7 +734,19 @@ class _Compiler:
             raise KqlUnsupported("%s is a text field (analysed); use the keyword field %s"
                                  % (name, mapping.source_path(name)), self.text, pos)
         if kind == "geo_point":
-            raise KqlUnsupported("geo_point fields (%s) are not supported" % name, self.text, pos)
+            # Elasticsearch refuses every value query on a geo_point field, so the rule would fail
+            # at each run: the match query KQL sends is "Field [f] of type [geo_point] does not
+            # support match queries", a term query "Geometry fields do not support exact searching,
+            # use dedicated geometry queries instead: [f]" (GeoPointFieldMapper, MatchQueryBuilder
+            # tests); range and wildcard queries are refused likewise. Only `f: *` (an exists
+            # query, which geo_point supports through its doc values, see
+            # https://www.elastic.co/guide/en/elasticsearch/reference/current/query-dsl-exists-query.html)
+            # is valid; points are searched with geo_bounding_box / geo_distance / geo_shape, which
+            # KQL cannot express.
+            raise KqlValueError("%s is a geo_point field, and Elasticsearch rejects value, wildcard "
+                                "and range queries on geo_point (\"does not support match queries\"): "
+                                "the rule would fail at every run; only '%s: *' works, and KQL cannot "
+                                "express geo queries" % (name, name), self.text, pos)
 
     def boolean(self, literal: Any, name: str, pos: int) -> bool:
         if literal is True or literal == "true":

@@ -11,5 +11,5 @@ def lint_searches(layout, detections):
         try:
             runner.plan(det)
         except RunnerError as err:
-            problems.append("%s: splunk.search: %s" % (det.path, err))
+            problems.append(str(det.error("splunk.search", str(err))))
     return problems

@@ -229,15 +229,29 @@ def _read_word(text: str, start: int) -> Tuple[str, int]:
 #   ("cmp", field, op, value, pos) ("in", field, [values], pos)
 
 
+# Deepest nesting of parentheses / NOT accepted. The parser, the compiler and the compiled predicate
+# recurse once per level, so a hostile search would otherwise end in RecursionError; real searches
+# nest a few levels.
+MAX_DEPTH = 64
+
+
 class _Parser:
     def __init__(self, text: str):
         self.text = text
         self.toks = _tokenize(text)
         self.i = 0
+        self.depth = 0
         # A leading "search" is the command's own name (the filter macros are "search *").
         first, second = self.peek(0), self.peek(1)
         if first.kind == "word" and not first.quoted and first.value == "search" and second.kind != "op":
             self.i = 1
+
+    def enter(self, tok: _Tok) -> None:
+        """One nesting level deeper (callers decrement ``depth``); refuse past MAX_DEPTH."""
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self.syntax("parentheses and NOT nested more than %d levels deep; simplify the search"
+                              % MAX_DEPTH, tok.pos)
 
     def peek(self, ahead: int = 0) -> _Tok:
         return self.toks[min(self.i + ahead, len(self.toks) - 1)]
@@ -290,7 +304,11 @@ class _Parser:
         if self.is_kw(tok, "NOT"):
             self.i += 1
             self.needs_operand(tok)
-            return ("not", self.parse_not())
+            self.enter(tok)
+            try:
+                return ("not", self.parse_not())
+            finally:
+                self.depth -= 1
         return self.parse_primary()
 
     def parse_primary(self):
@@ -299,7 +317,11 @@ class _Parser:
             self.i += 1
             if self.peek().kind == ")":
                 raise self.syntax("empty parentheses", tok.pos)
-            node = self.parse_and()
+            self.enter(tok)
+            try:
+                node = self.parse_and()
+            finally:
+                self.depth -= 1
             if self.peek().kind != ")":
                 raise self.syntax("unclosed parenthesis", tok.pos)
             self.i += 1

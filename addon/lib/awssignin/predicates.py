@@ -11,6 +11,9 @@ A leaf on a missing field is false; ``not`` of it is true (DESIGN.md, "Missing f
 from .normalize import FIELDS
 
 LEAF_OPERATORS = ("equals", "in", "contains", "starts_with", "ends_with", "exists", "equals_field", "differs_from")
+# Deepest nesting of all/any/not accepted: a detection needs a handful of levels, and compiling (and
+# evaluating) nests one Python call per level, so a hostile file would otherwise end in RecursionError.
+MAX_DEPTH = 64
 
 
 class PredicateError(ValueError):
@@ -21,7 +24,9 @@ class PredicateError(ValueError):
         self.path = path
 
 
-def compile_predicate(spec, path="where"):
+def compile_predicate(spec, path="where", depth=0):
+    if depth >= MAX_DEPTH:
+        raise PredicateError(path, "predicates nest at most %d levels deep (all/any/not)" % MAX_DEPTH)
     if not isinstance(spec, dict):
         raise PredicateError(path, "a predicate must be a mapping, got %r" % (spec,))
     if "all" in spec or "any" in spec:
@@ -31,7 +36,7 @@ def compile_predicate(spec, path="where"):
         items = spec[key]
         if not isinstance(items, list) or not items:
             raise PredicateError(path + "." + key, "must be a non-empty list")
-        parts = tuple(compile_predicate(p, "%s.%s[%d]" % (path, key, i)) for i, p in enumerate(items))
+        parts = tuple(compile_predicate(p, "%s.%s[%d]" % (path, key, i), depth + 1) for i, p in enumerate(items))
         # plain loops: they run for every candidate event, and beat all()/any() over a generator
         if key == "all":
             def conjunction(ev):
@@ -50,7 +55,7 @@ def compile_predicate(spec, path="where"):
     if "not" in spec:
         if len(spec) != 1:
             raise PredicateError(path, "'not' cannot be combined with other keys")
-        inner = compile_predicate(spec["not"], path + ".not")
+        inner = compile_predicate(spec["not"], path + ".not", depth + 1)
         return lambda ev: not inner(ev)
     return _compile_leaf(spec, path)
 
