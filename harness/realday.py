@@ -6,7 +6,8 @@ scenario (``name``, ``kind``: attack, policy or benign, ``description``). An att
 finding's label names the catalog detections it must raise and the alert group of each
 (``expect``); every label, benign ones included, counts the events the catalog's building blocks
 fire on (``building_blocks``, their eventIDs in ``building_block_events``), so that a test can check
-those too. The expectations come from what the generator wrote, never from running the detections.
+those too, and lists its successful console logins (``console_logins``: time, account, user, source,
+the issuing role or user of a session). The expectations come from what the generator wrote, never from running the detections.
 
 The day (two example accounts of one organization, documentation IP ranges only):
 
@@ -197,7 +198,8 @@ class _Day(object):
     # -- labels and emission -------------------------------------------------------------------
     def begin(self, name, kind, description, expects=()):
         self.label = {"name": name, "kind": kind, "description": description, "expect": list(expects),
-                      "building_blocks": Counter(), "building_block_events": {}, "event_ids": []}
+                      "building_blocks": Counter(), "building_block_events": {},
+                      "console_logins": [], "event_ids": []}
         self.labels.append(self.label)
         return self.label
 
@@ -219,6 +221,12 @@ class _Day(object):
             if block:
                 label["building_blocks"][block] += 1
                 label["building_block_events"].setdefault(block, []).append(record["eventID"])
+            if name == "ConsoleLogin" and marker == "Success":
+                ident = record["userIdentity"]
+                issuer = ident.get("sessionContext", {}).get("sessionIssuer", {}).get("userName")
+                label["console_logins"].append({
+                    "time": record["eventTime"], "account_id": ident["accountId"], "source_ip": record["sourceIPAddress"],
+                    "user": ident["userName"] if ident["type"] == "IAMUser" else ident["arn"], "issuer": issuer})
         if label["kind"] != "benign":
             label["event_ids"].append(record["eventID"])
         self.records.append(record)
