@@ -24,7 +24,13 @@ The day (two example accounts of one organization, documentation IP ranges only)
   EC2, S3, STS, IAM, KMS, CloudFormation, ECR, Cost Explorer, CloudTrail, a few ``AccessDenied``;
 - global-service events (sign-in, IAM, STS's global endpoint) of the management account delivered
   twice, by the organization trail and by the account's own trail (same ``eventID``);
-- attacks (``ATTACKS`` below) and one policy finding (a new hire's first login, before MFA is set up).
+- attacks (``_attacks`` below): a password spray, a root brute force then root login, a sign-in token
+  relayed to another address (with a denied token request first), the same with the portal's user
+  agent spoofed, a FederatedUser console login, EC2 instance credentials used for the console, a
+  login profile set by an admin role then used from the same address, a root password recovery,
+  MFA-stage failures then a success, user-name enumeration, a distributed brute force against one
+  user, one user's logins from two addresses; and one policy finding (a new hire's first login,
+  before MFA is set up).
 
 ``python -m harness.realday OUT`` writes the day: NDJSON when OUT ends in ``.ndjson``/``.jsonl``
 (optionally ``.gz``), else a CloudTrail file (``{"Records": [...]}``, ``.json`` or ``.json.gz``).
@@ -936,6 +942,25 @@ def _attacks(day, people, machines, roles, instances):
     day.role_console_login(t + 9, fident, ip, CHROME_MAC, MAIN, login_to=False)
     for n in range(5):
         _console_call(day, t + 30 + 50 * n, fident, ip, CHROME_MAC, MAIN, "us-east-1")
+
+    # A3b the same pivot with the portal's user agent: dave's stolen access key, 17:40
+    dave, audit = by["dave"], roles[(MAIN, "ReadOnlyAuditRole")]
+    script_ip, browser_ip = "203.0.113.140", "198.51.100.90"
+    t = day.at(17, 40, 26)
+    session = "dave-cli"
+    spoof_arn = "arn:aws:sts::%s:assumed-role/ReadOnlyAuditRole/%s" % (MAIN, session)
+    day.begin("spoofed-portal-user-agent", "attack",
+              "dave's access key assumes ReadOnlyAuditRole and fetches a sign-in token with the Identity Center "
+              "portal's user agent (any script can send it), then the console is opened from another address",
+              [expect("signin_token_abuse", user=spoof_arn, source_ip=script_ip, user_agent=PORTAL_UA),
+               expect("signin_token_created", user=spoof_arn, source_ip=script_ip),
+               expect("token_relay", user=spoof_arn)])
+    skey = day.assume_role(t, day.iam_user(dave), audit, session, script_ip, CLI_UA % "sts.assume-role")
+    sident = day.role_session(audit, session, skey, t)
+    day.signin_token(t + 15, sident, script_ip, PORTAL_UA, MAIN)
+    day.role_console_login(t + 200, sident, browser_ip, CHROME_WIN, MAIN)
+    for n in range(3):
+        _console_call(day, t + 230 + 60 * n, sident, browser_ip, CHROME_WIN, MAIN, "us-east-1")
 
     # A5 EC2 instance credentials taken off the web server and used for the console, 19:22
     inst = instances[0]

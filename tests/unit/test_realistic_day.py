@@ -282,8 +282,11 @@ def test_global_events_are_delivered_twice_with_one_event_id(day):
 def test_the_benign_day_has_the_variants_the_detections_must_ignore(day):
     records, labels = day
     signin = [r for r in records if r["eventSource"] == "signin.amazonaws.com"]
-    portal = [r for r in signin if r["eventName"] == "GetSigninToken" and r["userAgent"] == "Jersey/${project.version}"]
-    assert portal and all(":assumed-role/AWSReservedSSO_" in r["userIdentity"]["arn"] for r in portal)
+    by_name = {l["name"]: l for l in labels}
+    portal_ids = set(by_name["identity-center-sessions"]["building_block_events"]["signin_token_created"])
+    portal = [r for r in signin if r["eventID"] in portal_ids]
+    assert portal and all(r["userAgent"] == "Jersey/${project.version}" and
+                          ":assumed-role/AWSReservedSSO_" in r["userIdentity"]["arn"] for r in portal)
     assert any("SamlProviderArn" in (r.get("additionalEventData") or {}) for r in signin)
     assert any(r["eventName"] == "CheckMfa" for r in signin)
     assert any(r["eventName"] == "SwitchRole" for r in signin)
@@ -292,7 +295,6 @@ def test_the_benign_day_has_the_variants_the_detections_must_ignore(day):
     # EC2 instance roles call APIs all day
     assert sum(1 for r in records if ":i-" in r["userIdentity"].get("principalId", "")) > 100
     # benign IAM-user console logins all use MFA
-    by_name = {l["name"]: l for l in labels}
     assert by_name["iam-users-with-mfa"]["building_blocks"]["console_login_with_mfa"] >= 10
 
 
