@@ -4,6 +4,7 @@ Every error names the file, the field (as a dotted path) and, where YAML knows i
 """
 
 import json
+import re
 from pathlib import Path
 
 import jsonschema
@@ -135,6 +136,68 @@ def load_file(path, fixtures_dir=None):
     return generate.resolve(det)
 
 
+def _expand_uses(det):
+    """Replace each ``{use: <id>}`` predicate by that per-event detection's ``logic.where``, so a
+    sequence step that means another detection (token_relay's first step is signin_token_abuse)
+    says so once instead of copying its predicate. The other file is read as YAML only; it must be
+    an ``event`` detection whose predicate uses no other detection (no chains, no cycles)."""
+    logic = det.data["logic"]
+    places = [("logic.where", logic, "where")] if "where" in logic else \
+        [("logic.steps[%d].where" % i, step, "where") for i, step in enumerate(logic.get("steps", []))]
+    cache = {}
+
+    def expand(node, field):
+        if not isinstance(node, dict):
+            return node
+        if "use" in node:
+            if len(node) != 1 or not isinstance(node["use"], str):
+                raise det.error(field, "`use` names one detection id and stands alone")
+            return referenced(node["use"], field + ".use")
+        out = {}
+        for key, value in node.items():
+            if key in ("all", "any") and isinstance(value, list):
+                out[key] = [expand(v, "%s.%s[%d]" % (field, key, i)) for i, v in enumerate(value)]
+            elif key == "not":
+                out[key] = expand(value, field + ".not")
+            else:
+                out[key] = value
+        return out
+
+    def referenced(other_id, field):
+        if other_id == det.id:
+            raise det.error(field, "a detection cannot use itself")
+        if other_id not in cache:
+            other = det.path.parent / ("%s.yml" % other_id)
+            if not _ID.match(other_id) or not other.is_file():
+                raise det.error(field, "no detection %r (no file %s)" % (other_id, other))
+            try:
+                data, _ = _load_with_lines(other.read_text(encoding="utf-8"), other)
+            except (DetectionError, UnicodeDecodeError) as err:
+                raise det.error(field, "cannot read %s: %s" % (other, err))
+            where = ((data or {}).get("logic") or {}).get("where") if isinstance(data, dict) else None
+            if not isinstance(where, dict) or (data["logic"].get("type") != "event"):
+                raise det.error(field, "%s is not an event detection with a logic.where" % other_id)
+            if _has_use(where):
+                raise det.error(field, "%s itself uses another detection; name the predicate directly" % other_id)
+            cache[other_id] = where
+        return cache[other_id]
+
+    for field, holder, key in places:
+        holder[key] = expand(holder[key], field)
+
+
+_ID = re.compile(r"^[a-z][a-z0-9_]{2,62}$")
+
+
+def _has_use(node):
+    if not isinstance(node, dict):
+        return False
+    if "use" in node:
+        return True
+    children = [c for key in ("all", "any") if isinstance(node.get(key), list) for c in node[key]]
+    return any(_has_use(c) for c in children + [node.get("not")])
+
+
 def _check_semantics(det, fixtures_dir):
     d = det.data
     if d["id"] != det.path.stem:
@@ -144,6 +207,7 @@ def _check_semantics(det, fixtures_dir):
         raise det.error("risk_score", "severity %s goes with risk_score %d, got %d"
                         % (d["severity"], expected, d["risk_score"]))
     logic = d["logic"]
+    _expand_uses(det)
     wheres = ([("logic.where", logic["where"])] if "where" in logic else
               [("logic.steps[%d].where" % i, s["where"]) for i, s in enumerate(logic.get("steps", []))])
     for field, where in wheres:

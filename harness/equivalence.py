@@ -122,7 +122,7 @@ def _set(record, path, value):
 
 
 def _variants(value):
-    out = [value, value.lower(), value.upper(), value.swapcase(), value + "x", "", _ABSENT]
+    out = [value, value.lower(), value.upper(), value + "x", "", _ABSENT]
     if len(value) > 1:
         out.append(value[:-1])
     return out
@@ -140,20 +140,29 @@ def record_space(base_records, spec, extra_fields=()):
     if "eventName" not in paths and any("{name}" in p for p in paths):
         paths.append("eventName")
     named = named_values(spec)
+    reference = {}  # raw path -> the values whose relation to a record's value matters
+    for name in views:
+        for p in RAW_PATHS.get(name, []):
+            reference.setdefault(p, set()).update(named.get(name, ()))
+    for p in paths:
+        reference.setdefault(p, set()).update(VOCABULARY.get(p, []))
     candidates = {}
     for name in views:
         for p in RAW_PATHS.get(name, []):
             values = candidates.setdefault(p, [])
-            for v in sorted(named.get(name, ())) + VOCABULARY.get(p, []):
-                values.extend(_variants(v))
+            for v in sorted(named.get(name, ())):
+                values.extend(_variants(v))   # the named values, their near misses and other cases
     for p in paths:
-        candidates.setdefault(p, []).extend(_variants(v) for v in VOCABULARY.get(p, []))
+        # the vocabulary as written (other identity types, event names, outcome markers ...)
+        candidates.setdefault(p, []).extend(VOCABULARY.get(p, []) + ["", _ABSENT])
         candidates[p] = _flat_unique(candidates[p])
 
     seen = set()
     bases = []
     for record in base_records:
-        key = json.dumps([_show(_get(record, _resolve(p, record) or p)) for p in paths], sort_keys=True, default=str)
+        # one base per combination of how each value read relates to the values that matter: two
+        # records differing only in an unrelated user name or address behave alike
+        key = repr([_relation(_get(record, _resolve(p, record) or p), reference[p]) for p in paths])
         if key not in seen:
             seen.add(key)
             bases.append(record)
@@ -181,8 +190,24 @@ def _flat_unique(values):
     return out
 
 
-def _show(value):
-    return "<absent>" if value is _ABSENT else value
+def _relation(value, reference):
+    if value is _ABSENT:
+        return "absent"
+    if not isinstance(value, str):
+        return (type(value).__name__, json.dumps(value, sort_keys=True, default=str)[:64])
+    low = value.lower()
+    return (value == "", value == MASKED_USER, _looks_like_ip(value), tuple(
+        (value == r, low == r.lower(), r in value, value.startswith(r), value.endswith(r))
+        for r in sorted(reference)))
+
+
+def _looks_like_ip(value):
+    import ipaddress
+    try:
+        ipaddress.ip_address(value)
+        return True
+    except ValueError:
+        return False
 
 
 def fixture_records(fixtures_dir):

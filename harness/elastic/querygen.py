@@ -134,6 +134,14 @@ def _marker_disagrees_with_errors(record):
     return (marker == "Failure") != errors
 
 
+def _masked_session(record):
+    # the pipeline overwrites a session's user.name with its issuer's name, and no other field keeps
+    # the record's own userName, so a masked name on a session is invisible on Elastic. AWS masks
+    # the typed name of failed IAM-user sign-ins; a session carrying it is not a shape AWS documents.
+    identity = _obj(record, "userIdentity")
+    return identity.get("type") in ("AssumedRole", "FederatedUser") and identity.get("userName") == MASKED_USER
+
+
 def _account_from_aws_account_id(record):
     # the pipeline's cloud.account.id falls back to awsAccountId after recipientAccountId; the view does not
     return _obj(record, "userIdentity").get("accountId") in (None, "") and \
@@ -153,6 +161,10 @@ FIELD_DIFFERENCES = (
         ["outcome"], _marker_disagrees_with_errors,
         "for sign-in events other than ConsoleLogin the integration derives the outcome from errorCode / "
         "errorMessage only, where the engine reads the responseElements (or serviceEventDetails) marker first"),
+    FieldDifference(
+        ["user"], _masked_session,
+        "a role or federated session whose userName is the masked HIDDEN_DUE_TO_SECURITY_REASONS: the "
+        "integration replaces user.name with the session issuer's name and keeps the masked one nowhere"),
     FieldDifference(
         ["account_id"], _account_from_aws_account_id,
         "without userIdentity.accountId and recipientAccountId the integration takes awsAccountId for "
@@ -214,8 +226,11 @@ def _user_known():
     ])
 
 
-def _map_leaf(leaf, approximations):
+def _map_leaf(leaf, approximations, positive):
     if leaf.op in ("equals_field", "differs_from"):
+        if not positive:
+            # dropping it under a negation would make the rule narrower than the logic
+            raise Untranslatable(leaf.path, "a negated field comparison cannot be expressed on Elastic")
         approximations.append("%s (%s %s %s): Elasticsearch cannot compare two fields of a document, so the "
                               "rule does not test it" % (leaf.path, leaf.field, leaf.op, leaf.value))
         return _TRUE
@@ -249,13 +264,16 @@ def _map_leaf(leaf, approximations):
     return _Term(field, {"contains": "contains", "starts_with": "prefix", "ends_with": "suffix"}[leaf.op], leaf.value)
 
 
-def _map(node, approximations):
+def _map(node, approximations, positive=True):
+    """The mapped predicate. An untestable part becomes "true" only where that widens the rule:
+    under an even number of negations; ``any`` with a "true" alternative is "true" itself."""
     if isinstance(node, Leaf):
-        return _map_leaf(node, approximations)
-    children = [_map(c, approximations) for c in node.children]
-    if node.kind == "not" and children[0] is _TRUE:
-        # "not <untestable>" cannot be widened by dropping it: refuse rather than invert
-        raise Untranslatable(node.path, "a negated field comparison cannot be expressed on Elastic")
+        return _map_leaf(node, approximations, positive)
+    if node.kind == "not":
+        return _Bool("not", [_map(node.children[0], approximations, not positive)])
+    children = [_map(c, approximations, positive) for c in node.children]
+    if node.kind == "any" and any(c is _TRUE for c in children):
+        return _TRUE
     return _Bool(node.kind, children)
 
 
@@ -468,8 +486,10 @@ def generate(logic):
 
 def group_notes(logic, generated):
     """The sentences a rule's setup guide carries for the group fields whose meaning differs."""
-    names = list(logic["group_by"]) + ([logic["distinct"]] if logic.get("distinct") else [])
-    for step in logic.get("steps") or ():
-        names.extend(step["by"])
+    if logic.get("steps"):
+        # a sequence groups and joins on its steps' key fields
+        names = [f for step in logic["steps"] for f in step["by"]]
+    else:
+        names = list(logic["group_by"]) + ([logic["distinct"]] if logic.get("distinct") else [])
     return [GROUP_NOTES[n] for n in dict.fromkeys(names)
             if n in GROUP_NOTES and (n != "user" or generated.approximate_user)]

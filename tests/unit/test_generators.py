@@ -133,3 +133,16 @@ def test_splunk_prefilter_of_a_sequence_is_the_union_of_its_steps():
     match = compile_search(search)
     assert match({"eventSource": "iam.amazonaws.com"}) and match({"eventSource": "signin.amazonaws.com"})
     assert not match({"eventSource": "s3.amazonaws.com"})
+
+
+def test_an_untestable_part_only_ever_widens_the_rule():
+    compare = {"field": "request_user_name", "differs_from": "user_name"}
+    other = {"field": "event_name", "equals": "X"}
+    # any [X, untestable] is "true": writing only X would be narrower than the logic
+    assert querygen.generate(event({"all": [SIGNIN, {"any": [other, compare]}]})).query == \
+        'data_stream.dataset: "aws.cloudtrail" and event.provider: "signin.amazonaws.com"'
+    # under a negation, dropping it would narrow the rule: refused
+    with pytest.raises(querygen.Untranslatable, match="negated field comparison"):
+        querygen.generate(event({"all": [SIGNIN, {"not": {"all": [other, compare]}}]}))
+    # two negations are positive again
+    assert querygen.generate(event({"not": {"not": compare}})).approximations
