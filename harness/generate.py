@@ -52,6 +52,8 @@ def resolve(detection):
         "query": override["query"] if override else generated.query,
         "group_fields": dict(generated.group_fields),
     })
+    if generated.partition_fields:
+        elastic["partition_fields"] = list(generated.partition_fields)
     if generated.cardinality_field:
         elastic["cardinality_field"] = generated.cardinality_field
     if generated.user_from_document:

@@ -395,20 +395,22 @@ def _threshold_run_alert(detection, hit, data, matched_ids):
     start, end = parse_time(start), parse_time(end)
     fields = detection.data["elastic"]["group_fields"]
     names = detection.data["logic"]["group_by"]
-    key = tuple(_as_text(by_field.get(fields[n])) for n in names)
+    # the bucket is every threshold field, the partition fields beyond the group included
+    bucket = [fields[n] for n in names] + list(detection.data["elastic"].get("partition_fields", []))
+    key = tuple(_as_text(by_field.get(f)) for f in bucket)
     members = []
     for doc_id in sorted(matched_ids):
         if doc_id not in data.by_id:
             continue
         doc = data.by_id[doc_id]
-        if tuple(_as_text(get_field(doc, fields[n])) for n in names) != key:
+        if tuple(_as_text(get_field(doc, f)) for f in bucket) != key:
             continue
         t = data.time_of(doc_id)
         if start - 0.0005 <= t <= end + 0.0005:     # Elasticsearch keeps dates to the millisecond
             members.append(_Counted(t, data.event_id(doc_id)))
     if len(members) != int(count):
         raise ElasticError("%s: Kibana counted %s events for %s between %s and %s, the documents show %d"
-                           % (detection.id, count, dict(zip(names, key)), iso_ms(start), iso_ms(end), len(members)))
+                           % (detection.id, count, dict(zip(bucket, key)), iso_ms(start), iso_ms(end), len(members)))
     members.sort(key=lambda d: (d.ts, d.event_id or ""))
     return RunAlert(end, key, members)
 

@@ -77,6 +77,10 @@ VALUE_MAPS = {"mfa_used": {"Yes": True, "No": False}}
 GROUP_FIELDS = dict(ECS_FIELDS, user="user.name")
 SESSION_ONLY_EVENTS = frozenset(["GetSigninToken"])
 GROUP_NOTES = {
+    "user_by_arn": "Elastic counts each identity apart by `aws.cloudtrail.user_identity.arn` (as the Splunk app "
+                   "does) and shows it by `user.name`: for role and federated sessions that is the name of the "
+                   "role or user that issued them. Root sign-ins carry no `user.name`, so Kibana leaves them out "
+                   "of this rule's groups.",
     "user": "Elastic groups on `user.name`: an IAM user's name (per `cloud.account.id`), but for role and "
             "federated sessions the name of the role or user that issued them, so every session of one role "
             "counts together here, where the Splunk app keeps each session (its ARN) apart; and root sign-ins "
@@ -186,6 +190,7 @@ class Generated(object):
         self.approximations = list(approximations)
         self.approximate_user = approximate_user  # "user" maps to user.name for sessions too
         self.user_from_document = user_from_document  # per-document alerts: alert_user()
+        self.partition_fields = []  # threshold fields beyond the group (they split, never merge)
 
 
 # -- the mapped predicate: a small tree of ECS terms --------------------------------------------
@@ -480,8 +485,17 @@ def generate(logic):
         return Generated("query", "kuery", query, group, approximations=approximations,
                          user_from_document="user" in group)
     cardinality = _ecs_field(logic["distinct"], "logic.distinct") if kind == "distinct" else None
-    return Generated("threshold", "kuery", query, group, cardinality_field=cardinality,
-                     approximations=approximations, approximate_user=approximate_user)
+    partition = []
+    outcomes = _pinned([logic["where"]], "outcome")
+    if approximate_user and "user" in group and outcomes == {"success"}:
+        # A successful sign-in always names its identity's ARN (notes/vendor-rules.md §3: the ARN is
+        # missing only on failures), so successes can also be split by ARN: each role session counts
+        # alone, as in the engine, instead of every session of a role together under user.name.
+        partition = [ECS_FIELDS["arn"]]
+    generated = Generated("threshold", "kuery", query, group, cardinality_field=cardinality,
+                          approximations=approximations, approximate_user=approximate_user and not partition)
+    generated.partition_fields = partition
+    return generated
 
 
 def group_notes(logic, generated):
@@ -491,5 +505,8 @@ def group_notes(logic, generated):
         names = [f for step in logic["steps"] for f in step["by"]]
     else:
         names = list(logic["group_by"]) + ([logic["distinct"]] if logic.get("distinct") else [])
-    return [GROUP_NOTES[n] for n in dict.fromkeys(names)
-            if n in GROUP_NOTES and (n != "user" or generated.approximate_user)]
+    notes = [GROUP_NOTES[n] for n in dict.fromkeys(names)
+             if n in GROUP_NOTES and (n != "user" or generated.approximate_user)]
+    if generated.partition_fields:
+        notes.append(GROUP_NOTES["user_by_arn"])
+    return notes

@@ -294,6 +294,7 @@ def kibana_rule(detection, params=None):
 
     if elastic["type"] == "threshold":
         group = [elastic["group_fields"][name] for name in logic["group_by"]]
+        group += [f for f in elastic.get("partition_fields", []) if f not in group]
         if logic["type"] == "distinct":
             # count >= 1 and distinct(field) >= N: the distinct count is the condition
             rule["threshold"] = {"field": group, "value": 1,

@@ -146,3 +146,16 @@ def test_an_untestable_part_only_ever_widens_the_rule():
         querygen.generate(event({"all": [SIGNIN, {"not": {"all": [other, compare]}}]}))
     # two negations are positive again
     assert querygen.generate(event({"not": {"not": compare}})).approximations
+
+
+def test_successful_logins_per_user_are_split_by_session_arn_on_elastic():
+    logins = {"all": [SIGNIN, {"field": "outcome", "equals": "success"}]}
+    burst = {"type": "distinct", "where": logins, "group_by": ["account_id", "user"], "distinct": "source_ip",
+             "threshold": 2, "window": "10m"}
+    generated = querygen.generate(burst)
+    assert generated.group_fields["user"] == "user.name"
+    assert generated.partition_fields == ["aws.cloudtrail.user_identity.arn"]
+    assert not generated.approximate_user and any("arn" in n for n in querygen.group_notes(burst, generated))
+    # failures may lack the ARN (AWS omits it on many failed logins): never split those by it
+    failures = dict(burst, where={"all": [SIGNIN, {"field": "outcome", "equals": "failure"}]})
+    assert querygen.generate(failures).partition_fields == []
