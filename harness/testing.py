@@ -10,8 +10,11 @@ Elasticsearch's semantics) must produce them. How an alert is matched against an
   burst's, and it holds at least the threshold. Near misses still must produce no alert at all.
 """
 
+import os
+import threading
 import time
 from collections import namedtuple
+from concurrent.futures import ThreadPoolExecutor
 
 from .reader import Reader
 
@@ -89,29 +92,58 @@ def planned(detections, platforms):
                     yield det, i, test, platform
 
 
-def run_tests(layout, detections, platforms=PLATFORMS, on_outcome=None, runners=None, redact=None):
+def run_tests(layout, detections, platforms=PLATFORMS, on_outcome=None, runners=None, redact=None, workers=None):
     """Run every planned test. ``runners`` ({platform: runner with .run(detection, records, params)})
-    replaces the local runners (the Docker tier passes its live ones); ``redact`` cleans error texts."""
-    runners = dict(runners) if runners is not None else {}
-    outcomes = []
-    for det, _, test, platform in planned(detections, platforms):
+    replaces the local runners (the Docker tier passes its live ones, run one test at a time);
+    ``redact`` cleans error texts. The local runners run tests on ``workers`` threads (default: the
+    CPU count), each thread with its own runners: the Splunk runner's time is the real command's
+    subprocess, which threads overlap. Outcomes come back, and ``on_outcome`` is called, in plan order."""
+    plan = list(planned(detections, platforms))
+    shared = dict(runners) if runners is not None else None
+    local = threading.local()
+
+    def runner_for(platform):
+        if shared is not None:
+            if platform not in shared:
+                shared[platform] = local_runner(platform, layout)
+            return shared[platform]
+        mine = getattr(local, "runners", None)
+        if mine is None:
+            mine = local.runners = {}
+        if platform not in mine:
+            mine[platform] = local_runner(platform, layout)
+        return mine[platform]
+
+    def one(item):
+        det, _, test, platform = item
         start = time.perf_counter()
         expected = test["expect"]
         try:
-            if platform not in runners:
-                runners[platform] = local_runner(platform, layout)
             records = fixture_records(det, test, layout.fixtures)
-            alerts = runners[platform].run(det, records, test.get("params"))
+            alerts = runner_for(platform).run(det, records, test.get("params"))
             ok, message = compare(det, test, alerts, platform)
-            outcome = Outcome(det.id, test["name"], platform, "pass" if ok else "fail",
-                              expected, alerts, message, time.perf_counter() - start)
+            return Outcome(det.id, test["name"], platform, "pass" if ok else "fail",
+                           expected, alerts, message, time.perf_counter() - start)
         except Exception as err:  # one broken test must not hide the others' results
             text = "%s: %s" % (type(err).__name__, err)
-            outcome = Outcome(det.id, test["name"], platform, "error", expected, [],
-                              redact(text) if redact else text, time.perf_counter() - start)
-        outcomes.append(outcome)
-        if on_outcome is not None:
-            on_outcome(outcome)
+            return Outcome(det.id, test["name"], platform, "error", expected, [],
+                           redact(text) if redact else text, time.perf_counter() - start)
+
+    count = 1 if shared is not None else (workers or os.cpu_count() or 1)
+    outcomes = []
+    if count <= 1:
+        results = map(one, plan)
+    else:
+        pool = ThreadPoolExecutor(max_workers=count)
+        results = pool.map(one, plan)
+    try:
+        for outcome in results:
+            outcomes.append(outcome)
+            if on_outcome is not None:
+                on_outcome(outcome)
+    finally:
+        if count > 1:
+            pool.shutdown()
     return outcomes
 
 
