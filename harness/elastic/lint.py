@@ -4,7 +4,7 @@ faithfully (KQL/EQL subset, mapped fields only), and its exported rule valid for
 from ..detections import DetectionError
 from . import eql, kql
 from .mapping import field_type
-from .rules import elastic_query, kibana_rule, schema_problem
+from .rules import elastic_query, kibana_rule, query_field, schema_problem
 
 
 def lint_rules(layout, detections):
@@ -23,7 +23,7 @@ def lint_rules(layout, detections):
             else:
                 kql.check(text)
         except (kql.KqlError, eql.EqlError) as err:
-            problems.append(str(det.error("elastic.query", str(err))))
+            problems.append(str(det.error(query_field(det), str(err))))
         problem = schema_problem(rule)
         if problem:
             problems.append("%s: the exported Kibana rule is invalid: %s" % (det.path, problem))

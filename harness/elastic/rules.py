@@ -132,6 +132,13 @@ def _is_sequence(text):
     return text.lstrip().startswith("sequence")
 
 
+def query_field(detection):
+    """Where a problem with the rule's query is to be fixed: the file's hand-written override, or
+    (a generated query) the logic it was generated from."""
+    authored = getattr(detection, "authored", None) or detection.data
+    return "elastic.override.query" if (authored.get("elastic") or {}).get("override") else "logic"
+
+
 def elastic_query(detection, params=None):
     """The rule's query text: ``elastic.query`` with ``{window}`` replaced by ``logic.window``."""
     elastic = detection.data["elastic"]
@@ -139,19 +146,19 @@ def elastic_query(detection, params=None):
     text = elastic["query"]
     sequence = elastic["language"] == "eql" and _is_sequence(text)
     if sequence and logic["type"] != "sequence":
-        raise detection.error("elastic.query", "an EQL sequence needs logic.type sequence, not %s" % logic["type"])
+        raise detection.error(query_field(detection), "an EQL sequence needs logic.type sequence, not %s" % logic["type"])
     if logic["type"] == "sequence" and not sequence:
-        raise detection.error("elastic.query", "a sequence detection needs an EQL `sequence` query")
+        raise detection.error(query_field(detection), "a sequence detection needs an EQL `sequence` query")
     if sequence:
         if _LITERAL_MAXSPAN.search(text):
-            raise detection.error("elastic.query", "write `with maxspan=%s`: the window comes from logic.window"
+            raise detection.error(query_field(detection), "write `with maxspan=%s`: the window comes from logic.window"
                                   % _WINDOW_PLACEHOLDER)
         if _WINDOW_PLACEHOLDER not in text:
-            raise detection.error("elastic.query", "an EQL sequence needs `with maxspan=%s` (filled from logic.window)"
+            raise detection.error(query_field(detection), "an EQL sequence needs `with maxspan=%s` (filled from logic.window)"
                                   % _WINDOW_PLACEHOLDER)
     if _WINDOW_PLACEHOLDER in text:
         if "window" not in logic:
-            raise detection.error("elastic.query", "uses %s but a %s detection has no window"
+            raise detection.error(query_field(detection), "uses %s but a %s detection has no window"
                                   % (_WINDOW_PLACEHOLDER, logic["type"]))
         text = text.replace(_WINDOW_PLACEHOLDER, format_duration(_window_seconds(detection, logic)))
     return text
@@ -195,7 +202,7 @@ def _query_fields(detection, rule):
     except ImportError:
         raise
     except Exception as err:  # a parse error, whatever the parser raised: report it against the query
-        raise detection.error("elastic.query", "cannot read the fields of the %s query: %s" % (rule["language"], err))
+        raise detection.error(query_field(detection), "cannot read the fields of the %s query: %s" % (rule["language"], err))
     if parsed is not None:
         from .eqlparse import EventFilter, walk
 
@@ -203,7 +210,7 @@ def _query_fields(detection, rule):
         if any(isinstance(n, EventFilter) and n.category for n in walk(parsed)):
             names.add(rule.get("event_category_override", "event.category"))
         _check_runs(detection, parsed)
-    return dict.fromkeys(names, "elastic.query")
+    return dict.fromkeys(names, query_field(detection))
 
 
 def _check_runs(detection, parsed):
@@ -212,11 +219,11 @@ def _check_runs(detection, parsed):
     if parsed.kind != "sequence" or not steps:
         return
     if len(parsed.stages) != len(steps):
-        raise detection.error("elastic.query", "the sequence has %d stages but logic.steps has %d"
+        raise detection.error(query_field(detection), "the sequence has %d stages but logic.steps has %d"
                               % (len(parsed.stages), len(steps)))
     for i, (stage, step) in enumerate(zip(parsed.stages, steps)):
         if stage.runs != step.get("min_count", 1):
-            raise detection.error("elastic.query", "sequence stage %d has runs=%d but logic.steps[%d].min_count is %d"
+            raise detection.error(query_field(detection), "sequence stage %d has runs=%d but logic.steps[%d].min_count is %d"
                                   % (i + 1, stage.runs, i, step.get("min_count", 1)))
 
 

@@ -238,9 +238,9 @@ def test_sequence_steps_with_own_join_keys_get_per_stage_by(brute_force):
 
 
 def test_overridden_eql_sequence_errors_name_the_field(brute_force):
-    with pytest.raises(DetectionError, match=r"elastic\.query.*maxspan=\{window\}"):
+    with pytest.raises(DetectionError, match=r"elastic\.override\.query.*maxspan=\{window\}"):
         R.kibana_rule(_sequence(brute_force, query=SEQUENCE_QUERY.replace("{window}", "15m")))
-    with pytest.raises(DetectionError, match=r"elastic\.query.*needs `with maxspan=\{window\}`"):
+    with pytest.raises(DetectionError, match=r"elastic\.override\.query.*needs `with maxspan=\{window\}`"):
         R.kibana_rule(_sequence(brute_force, query=SEQUENCE_QUERY.replace(" with maxspan={window}", "")))
     with pytest.raises(DetectionError, match=r"runs=2 but logic\.steps\[0\]\.min_count is 3"):
         R.kibana_rule(_sequence(brute_force, query=SEQUENCE_QUERY.replace("runs=3", "runs=2")))
@@ -256,13 +256,13 @@ def test_building_block(catalog):
 
 def test_unmapped_override_field_is_an_error(token_abuse):
     det = _detection(token_abuse, **{"elastic.query": 'data_stream.dataset: "aws.cloudtrail" and event.actoin: "GetSigninToken"'})
-    with pytest.raises(DetectionError, match=r"elastic\.query: the rule reads event\.actoin"):
+    with pytest.raises(DetectionError, match=r"elastic\.override\.query: the rule reads event\.actoin"):
         R.kibana_rule(det)
 
 
 def test_unparseable_override_is_an_error(token_abuse):
     det = _detection(token_abuse, **{"elastic.query": 'event.action: (GetSigninToken'})
-    with pytest.raises(DetectionError, match=r"elastic\.query: cannot read the fields of the kuery query"):
+    with pytest.raises(DetectionError, match=r"elastic\.override\.query: cannot read the fields of the kuery query"):
         R.kibana_rule(det)
 
 

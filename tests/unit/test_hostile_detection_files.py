@@ -245,7 +245,7 @@ GOOD_KQL = 'event.provider: "signin.amazonaws.com" and event.action: "ConsoleLog
 
 def test_lint_reports_a_deep_kql_query_with_file_and_line(tmp_path, layout):
     path = with_kql_override(tmp_path, GOOD_KQL + " and " + "(" * 100 + 'event.outcome: "success"' + ")" * 100)
-    assert_one_problem(elastic_problems(path, layout), path, "elastic.query", "more than 64 levels deep")
+    assert_one_problem(elastic_problems(path, layout), path, "elastic.override.query", "more than 64 levels deep")
 
 
 def test_lint_reports_a_deep_eql_query_with_file_and_line(tmp_path, layout):
@@ -268,7 +268,7 @@ def test_lint_reports_a_deep_eql_query_with_file_and_line(tmp_path, layout):
     assert not list(validator().iter_errors(data))
     det = generate.resolve(DetectionFile(base.path, data, base.lines))
     from harness.elastic.lint import lint_rules
-    assert_one_problem(lint_rules(layout, [det]), base.path, "elastic.query", "more than 64 levels deep")
+    assert_one_problem(lint_rules(layout, [det]), base.path, "elastic.override.query", "more than 64 levels deep")
 
 
 def test_lint_reports_a_deep_splunk_search_with_file_and_line(tmp_path, layout, monkeypatch):
@@ -306,7 +306,7 @@ def test_kql_exists_on_geo_point_and_text_fields():
 
 def test_lint_reports_a_geo_point_value_query(tmp_path, layout):
     path = with_kql_override(tmp_path, GOOD_KQL + " and source.geo.location: 1")
-    assert_one_problem(elastic_problems(path, layout), path, "elastic.query",
+    assert_one_problem(elastic_problems(path, layout), path, "elastic.override.query",
                        "source.geo.location is a geo_point field")
 
 
