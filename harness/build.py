@@ -16,6 +16,25 @@ GENERATORS = []     # functions (layout, detections) -> {path: text}; each platf
 DISTRIBUTABLES = []  # functions (layout, detections) -> [paths written under dist/]
 
 
+def write_atomic(path, text):
+    """Write ``text`` to ``path`` through a temporary file in the same folder, so a reader (deploy,
+    a running import) never sees half a file."""
+    import os
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix="." + path.stem + "-", suffix=path.suffix, dir=str(path.parent))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+        os.replace(tmp, str(path))
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
 def generator(fn):
     GENERATORS.append(fn)
     return fn

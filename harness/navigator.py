@@ -18,10 +18,8 @@ Not committed: a distributable under ``dist/``, written by ``awssignin build``.
 """
 
 import json
-import os
-import tempfile
 
-from .build import distributable
+from .build import distributable, write_atomic
 from .elastic import attack
 
 LAYER_FORMAT = "4.5"
@@ -114,14 +112,5 @@ def navigator_layer(layout, detections):
     """Write dist/attack-navigator.json (atomically) and return its path."""
     text = layer_json(detections)
     path = layer_path(layout)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".navigator-", suffix=".json", dir=str(path.parent))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        os.replace(tmp, str(path))
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_atomic(path, text)
     return [path]

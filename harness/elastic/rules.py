@@ -41,9 +41,7 @@ Where the values come from
 """
 
 import json
-import os
 import re
-import tempfile
 import uuid
 from pathlib import Path
 
@@ -52,7 +50,7 @@ import jsonschema
 from awssignin.timeutil import format_duration, parse_duration
 
 from . import attack, pipeline, querygen
-from ..build import distributable
+from ..build import distributable, write_atomic
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "kibana_rule.schema.json"
 
@@ -362,14 +360,5 @@ def elastic_rules(layout, detections):
     """Write dist/elastic/rules.ndjson (atomically: deploy may read it) and return its path."""
     text = rules_ndjson(detections)
     path = rules_path(layout)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".rules-", suffix=".ndjson", dir=str(path.parent))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        os.replace(tmp, str(path))
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_atomic(path, text)
     return [path]
