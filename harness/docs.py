@@ -22,6 +22,7 @@ from awssignin.timeutil import format_duration
 from .build import generator
 from .elastic import attack
 from .elastic.rules import kibana_rule
+from .predicate_ast import Leaf, tree
 from .splunk import appbuild
 
 PAGE = ("docs", "detections.md")
@@ -121,10 +122,7 @@ def elastic_prebuilt(data):
 # ---------------------------------------------------------------------------------------------------
 
 def _leaf_words(leaf):
-    field = _code(leaf.get("field"))
-    ops = [k for k in leaf if k != "field"]
-    op = ops[0] if ops else None
-    value = leaf.get(op)
+    field, op, value = _code(leaf.field), leaf.op, leaf.value
     if op == "equals":
         return "%s is %s" % (field, _code(value))
     if op == "in":
@@ -145,10 +143,7 @@ def _leaf_words(leaf):
 
 
 def _negated_leaf_words(leaf):
-    field = _code(leaf.get("field"))
-    ops = [k for k in leaf if k != "field"]
-    op = ops[0] if ops else None
-    value = leaf.get(op)
+    field, op, value = _code(leaf.field), leaf.op, leaf.value
     if op == "exists":
         return "%s is absent" % field if value else "%s is present" % field
     words = {"equals": "is not %s", "contains": "does not contain %s", "starts_with": "does not start with %s",
@@ -162,30 +157,32 @@ def _negated_leaf_words(leaf):
 
 def predicate_lines(spec, depth=0):
     """Markdown list lines (indented by ``depth``) that say what ``spec`` requires."""
+    return _node_lines(tree(spec), depth)
+
+
+def _node_lines(node, depth):
     pad = "  " * depth
-    if "all" in spec or "any" in spec:
-        key = "all" if "all" in spec else "any"
-        items = spec[key]
-        if depth == 0 and key == "all":
+    if isinstance(node, Leaf):
+        return [pad + "- " + _leaf_words(node)]
+    if node.kind in ("all", "any"):
+        if depth == 0 and node.kind == "all":
             lines = []
         else:
-            lines = [pad + "- %s of:" % ("all" if key == "all" else "any")]
+            lines = [pad + "- %s of:" % node.kind]
             depth += 1
-        for item in items:
-            lines.extend(predicate_lines(item, depth))
+        for child in node.children:
+            lines.extend(_node_lines(child, depth))
         return lines
-    if "not" in spec:
-        inner = spec["not"]
-        if "not" in inner:
-            return predicate_lines(inner["not"], depth)
-        if "any" in inner or "all" in inner:
-            head = "none of the following holds:" if "any" in inner else "not all of the following hold:"
-            lines = [pad + "- " + head]
-            for item in inner["any"] if "any" in inner else inner["all"]:
-                lines.extend(predicate_lines(item, depth + 1))
-            return lines
+    inner = node.children[0]
+    if isinstance(inner, Leaf):
         return [pad + "- " + _negated_leaf_words(inner)]
-    return [pad + "- " + _leaf_words(spec)]
+    if inner.kind == "not":
+        return _node_lines(inner.children[0], depth)
+    head = "none of the following holds:" if inner.kind == "any" else "not all of the following hold:"
+    lines = [pad + "- " + head]
+    for child in inner.children:
+        lines.extend(_node_lines(child, depth + 1))
+    return lines
 
 
 def _where_block(spec):
