@@ -165,6 +165,7 @@ class Node:
 
 _SPACE = frozenset(" \t\r\n\u00a0")
 _SPECIAL = frozenset('\\():<>"*{}')
+SPECIAL_CHARACTERS = _SPECIAL  # what a bare value must escape (the generator, querygen.py, escapes these)
 # JavaScript's String.prototype.trim() set (Kibana trims unquoted literals with it).
 _JS_TRIM = frozenset(" \t\n\v\f\r\u00a0\u1680\u2028\u2029\u202f\u205f\u3000\ufeff"
                      + "".join(chr(c) for c in range(0x2000, 0x200b)))

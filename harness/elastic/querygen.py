@@ -25,6 +25,7 @@ writes it) are listed once, in ``FIELD_DIFFERENCES``, with the records they conc
 
 import json
 
+from awssignin.engine import union_of_sources
 from awssignin.predicates import required_values
 
 from ..predicate_ast import Leaf, tree
@@ -181,7 +182,7 @@ class Generated(object):
     threshold rules, ``cardinality_field``; ``approximations`` lists what could not be expressed."""
 
     def __init__(self, kind, language, query, group_fields, cardinality_field=None, approximations=(),
-                 approximate_user=False, user_from_document=False):
+                 approximate_user=False, user_from_document=False, partition_fields=()):
         self.type = kind
         self.language = language
         self.query = query
@@ -190,7 +191,7 @@ class Generated(object):
         self.approximations = list(approximations)
         self.approximate_user = approximate_user  # "user" maps to user.name for sessions too
         self.user_from_document = user_from_document  # per-document alerts: alert_user()
-        self.partition_fields = []  # threshold fields beyond the group (they split, never merge)
+        self.partition_fields = list(partition_fields)  # threshold fields beyond the group: they split, never merge
 
 
 # -- the mapped predicate: a small tree of ECS terms --------------------------------------------
@@ -288,19 +289,21 @@ def _kql_quoted(value):
     return '"%s"' % value.replace("\\", "\\\\").replace('"', '\\"')
 
 
-_KQL_SPECIAL = '\\():<>"*{}'
-
-
 def _kql_unquoted(value):
     if not value or any(c.isspace() for c in value) or value.lower() in ("or", "and", "not"):
         return None
-    return "".join("\\" + c if c in _KQL_SPECIAL else c for c in value)
+    # escape exactly what the KQL parser reads as syntax in a bare value (imported here: loading a
+    # detection should not pull in the parser)
+    from .kql import SPECIAL_CHARACTERS
+
+    return "".join("\\" + c if c in SPECIAL_CHARACTERS else c for c in value)
 
 
-def _kql_value(value):
+def _literal(value, quote):
+    """A value as KQL and EQL both write it: booleans bare, strings quoted by ``quote``."""
     if isinstance(value, bool):
         return "true" if value else "false"
-    return _kql_quoted(value)
+    return quote(value)
 
 
 def _parts(node):
@@ -311,9 +314,12 @@ def _compound(node):
     return isinstance(node, _Bool) and node.kind in ("all", "any") and len(_parts(node)) > 1
 
 
-def _render(node, term, neg, joiners, true_text):
-    """Render a mapped predicate with one language's term, negation and joiners; compound children
-    are parenthesised so the text never depends on operator precedence."""
+_JOINERS = {"all": " and ", "any": " or "}   # the same words in KQL and EQL
+
+
+def _render(node, term):
+    """Render a mapped predicate with one language's ``term``; compound children are
+    parenthesised so the text never depends on operator precedence. None for "true"."""
     def wrap(child):
         text = render(child)
         return "(%s)" % text if _compound(child) else text
@@ -322,20 +328,20 @@ def _render(node, term, neg, joiners, true_text):
         if isinstance(n, _Term):
             return term(n)
         if n.kind == "not":
-            return neg % wrap(n.children[0])
+            return "not %s" % wrap(n.children[0])
         parts = _parts(n)
         if not parts:
-            return true_text
-        return joiners[n.kind].join(wrap(c) for c in parts)
+            return None
+        return _JOINERS[n.kind].join(wrap(c) for c in parts)
 
     return render(node), wrap
 
 
 def _kql_term(node):
     if node.op == "eq":
-        return "%s: %s" % (node.field, _kql_value(node.value))
+        return "%s: %s" % (node.field, _literal(node.value, _kql_quoted))
     if node.op == "in":
-        return "%s: (%s)" % (node.field, " or ".join(_kql_value(v) for v in node.value))
+        return "%s: (%s)" % (node.field, " or ".join(_literal(v, _kql_quoted) for v in node.value))
     if node.op == "exists":
         return "%s: *" % node.field
     escaped = _kql_unquoted(node.value)
@@ -344,8 +350,8 @@ def _kql_term(node):
     return "%s: %s" % (node.field, {"contains": "*%s*", "prefix": "%s*", "suffix": "*%s"}[node.op] % escaped)
 
 
-def _condition(mapped, term, neg, joiners, head):
-    text, wrap = _render(mapped, term, neg, joiners, None)
+def _condition(mapped, term, head):
+    text, wrap = _render(mapped, term)
     if text is None:
         return head
     # a top-level conjunction needs no parentheses after "head and"
@@ -356,8 +362,7 @@ def _condition(mapped, term, neg, joiners, head):
 
 def kql_condition(mapped):
     """The KQL text of a mapped predicate, dataset clause first."""
-    return _condition(mapped, _kql_term, "not %s", {"all": " and ", "any": " or "},
-                      "%s: %s" % (DATASET_FIELD, _kql_quoted(DATASET)))
+    return _condition(mapped, _kql_term, "%s: %s" % (DATASET_FIELD, _kql_quoted(DATASET)))
 
 
 # -- EQL ------------------------------------------------------------------------------------------
@@ -366,17 +371,11 @@ def _eql_string(value):
     return json.dumps(value, ensure_ascii=False)
 
 
-def _eql_value(value):
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return _eql_string(value)
-
-
 def _eql_term(node):
     if node.op == "eq":
-        return "%s == %s" % (node.field, _eql_value(node.value))
+        return "%s == %s" % (node.field, _literal(node.value, _eql_string))
     if node.op == "in":
-        return "%s in (%s)" % (node.field, ", ".join(_eql_value(v) for v in node.value))
+        return "%s in (%s)" % (node.field, ", ".join(_literal(v, _eql_string) for v in node.value))
     if node.op == "exists":
         return "%s != null" % node.field
     func = {"contains": "stringContains", "prefix": "startsWith", "suffix": "endsWith"}[node.op]
@@ -385,8 +384,7 @@ def _eql_term(node):
 
 def eql_condition(mapped):
     """The EQL condition of a mapped predicate (case-sensitive ``==`` and functions), dataset first."""
-    return _condition(mapped, _eql_term, "not %s", {"all": " and ", "any": " or "},
-                      "%s == %s" % (DATASET_FIELD, _eql_string(DATASET)))
+    return _condition(mapped, _eql_term, "%s == %s" % (DATASET_FIELD, _eql_string(DATASET)))
 
 
 # -- the rule -------------------------------------------------------------------------------------
@@ -430,13 +428,8 @@ def user_field(wheres):
 
 
 def _pinned(wheres, field):
-    out = set()
-    for where in wheres:
-        values = required_values(where, field)
-        if values is None:
-            return None
-        out |= values
-    return out
+    """The values ``field`` can take for the predicates to hold (None: not pinned)."""
+    return union_of_sources(required_values(where, field) for where in wheres)
 
 
 def generate(logic):
@@ -492,10 +485,8 @@ def generate(logic):
         # missing only on failures), so successes can also be split by ARN: each role session counts
         # alone, as in the engine, instead of every session of a role together under user.name.
         partition = [ECS_FIELDS["arn"]]
-    generated = Generated("threshold", "kuery", query, group, cardinality_field=cardinality,
-                          approximations=approximations, approximate_user=approximate_user and not partition)
-    generated.partition_fields = partition
-    return generated
+    return Generated("threshold", "kuery", query, group, cardinality_field=cardinality, approximations=approximations,
+                     approximate_user=approximate_user and not partition, partition_fields=partition)
 
 
 def group_notes(logic, generated):
