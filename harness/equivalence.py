@@ -22,6 +22,7 @@ of it, to another case, to empty, and removed.
 """
 
 import copy
+import ipaddress
 import json
 from pathlib import Path
 
@@ -146,6 +147,7 @@ def record_space(base_records, spec, extra_fields=()):
             reference.setdefault(p, set()).update(named.get(name, ()))
     for p in paths:
         reference.setdefault(p, set()).update(VOCABULARY.get(p, []))
+    reference = dict((p, sorted(values)) for p, values in reference.items())
     candidates = {}
     for name in views:
         for p in RAW_PATHS.get(name, []):
@@ -155,7 +157,7 @@ def record_space(base_records, spec, extra_fields=()):
     for p in paths:
         # the vocabulary as written (other identity types, event names, outcome markers ...)
         candidates.setdefault(p, []).extend(VOCABULARY.get(p, []) + ["", _ABSENT])
-        candidates[p] = _flat_unique(candidates[p])
+        candidates[p] = _unique(candidates[p])
 
     seen = set()
     bases = []
@@ -169,8 +171,8 @@ def record_space(base_records, spec, extra_fields=()):
     out = []
     keys = set()
     for base in bases:
-        for record in [base] + [_set(base, _resolve(p, base) or p, v) for p in paths
-                                if _resolve(p, base) for v in candidates[p]]:
+        targets = [(_resolve(p, base), p) for p in paths]
+        for record in [base] + [_set(base, target, v) for target, p in targets if target for v in candidates[p]]:
             key = json.dumps(record, sort_keys=True, default=str)
             if key not in keys:
                 keys.add(key)
@@ -178,14 +180,11 @@ def record_space(base_records, spec, extra_fields=()):
     return out
 
 
-def _flat_unique(values):
+def _unique(values):
+    """``values`` without repeats, in order (``_ABSENT`` equals only itself)."""
     out = []
     for v in values:
-        if isinstance(v, list):
-            for x in v:
-                if not any(x is y or (x is not _ABSENT and y is not _ABSENT and x == y) for y in out):
-                    out.append(x)
-        elif not any(v is y or (v is not _ABSENT and y is not _ABSENT and v == y) for y in out):
+        if not any(v is y or (v is not _ABSENT and y is not _ABSENT and v == y) for y in out):
             out.append(v)
     return out
 
@@ -198,11 +197,10 @@ def _relation(value, reference):
     low = value.lower()
     return (value == "", value == MASKED_USER, _looks_like_ip(value), tuple(
         (value == r, low == r.lower(), r in value, value.startswith(r), value.endswith(r))
-        for r in sorted(reference)))
+        for r in reference))
 
 
 def _looks_like_ip(value):
-    import ipaddress
     try:
         ipaddress.ip_address(value)
         return True

@@ -29,9 +29,9 @@ def platform_notes(logic, generated):
 
 def resolve(detection):
     """Fill ``detection.data`` with the generated platform sections (raises detection.error)."""
-    authored = detection.data
-    detection.authored = copy.deepcopy(authored)
-    data = copy.deepcopy(authored)
+    # the generated sections go into a copy; what the file says stays as loaded
+    detection.authored = detection.data
+    data = copy.deepcopy(detection.authored)
     logic = data["logic"]
     try:
         generated = querygen.generate(logic)
