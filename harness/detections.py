@@ -8,7 +8,6 @@ import re
 from pathlib import Path
 
 import jsonschema
-import yaml
 
 from awssignin.predicates import PredicateError, compile_predicate
 from awssignin.normalize import FIELDS
@@ -51,7 +50,7 @@ def validator():
 
 
 # the YAML loading (aliases refused, size and depth bounded, line of every field) lives in yamlload
-from .yamlload import _LineLoader, _load_with_lines  # noqa: E402,F401
+from .yamlload import _load_with_lines  # noqa: E402
 
 
 def _dotted(path_items):

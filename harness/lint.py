@@ -51,17 +51,5 @@ def _elastic(layout, dets):
 
 
 def _equivalence(layout, dets):
-    from .elastic import eql, kql
-    from .equivalence import check, fixture_records
-    from .splunk.spl import SplError
-
-    base = fixture_records(layout.fixtures)
-    problems = []
-    for det in dets:
-        try:
-            problems.extend(str(p) for p in check(det, base))
-        except (kql.KqlError, eql.EqlError, SplError, DetectionError):
-            # a query or search that does not compile: _splunk / _elastic report it with the file
-            # and line, and there is nothing to compare
-            continue
-    return problems
+    from .equivalence import check_all
+    return [str(p) for p in check_all(dets, layout.fixtures)]

@@ -22,7 +22,7 @@ Which parts of a predicate become search terms:
   engine's exact comparison keeps, so a negation can never be a prefilter.
 """
 
-from ..predicate_ast import Branch, Leaf, tree
+from ..predicate_ast import Leaf, tree
 
 # view field -> raw JSON path, for the fields the view copies from one raw field unchanged
 # (awssignin.normalize: _text of one path, no fallback, no canonicalisation but case)
