@@ -13,8 +13,10 @@ Rule types: ``event`` -> query rule; ``threshold`` -> threshold rule counting di
 ``event.id``; ``distinct`` -> threshold rule with cardinality on the distinct field; ``sequence``
 -> EQL sequence with ``with runs=N`` for ``min_count`` and per-stage join keys.
 
-What cannot be written at all (a comparison of two fields: Elasticsearch's EQL and KQL have none,
-see the EQL syntax reference, "Limitations: comparing fields") is left out of the query, which
+What cannot be written at all (a comparison of two fields: KQL's grammar has no field on the value
+side, and Elasticsearch's EQL verifier refuses one, "Comparisons against fields are not (currently)
+supported", which harness/elastic/eqleval.py reproduces and tests/unit/test_generators.py checks)
+is left out of the query, which
 makes the rule wider than the logic; ``Generated.approximations`` lists it and the rule's setup
 guide says so. The equivalence check (harness/equivalence.py) then reports the records where the
 rule and the logic disagree, and the detection file must declare them (``known_differences``).

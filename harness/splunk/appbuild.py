@@ -381,6 +381,7 @@ def saved_search_settings(detection):
         ("quantity", "0"),
         ("alert.severity", str(ALERT_SEVERITY[severity])),
         # a building block is a signal for correlation and risk, not a page: not in Triggered Alerts
+        # (savedsearches.conf.spec: alert.track lists the fired alert there; notes/splunk.md)
         ("alert.track", "0" if d.get("building_block") else "1"),
         ("alert.digest_mode", "0"),
         ("alert.suppress", "1"),

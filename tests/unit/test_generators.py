@@ -159,3 +159,12 @@ def test_successful_logins_per_user_are_split_by_session_arn_on_elastic():
     # failures may lack the ARN (AWS omits it on many failed logins): never split those by it
     failures = dict(burst, where={"all": [SIGNIN, {"field": "outcome", "equals": "failure"}]})
     assert querygen.generate(failures).partition_fields == []
+
+
+def test_elasticsearch_refuses_the_field_comparison_the_generator_leaves_out():
+    # the reason equals_field / differs_from are approximated, not written: Elasticsearch's EQL
+    # verifier refuses a field on both sides of a comparison (reproduced by the local checker)
+    from harness.elastic import mapping
+
+    with pytest.raises(eql.EqlError, match="Comparisons against fields are not"):
+        eql.compile_eql('any where user.target.name != user.name', field_type=mapping.field_type)
