@@ -122,8 +122,11 @@ def kind_of(value):
     return type(value).__name__
 
 
-def _text(get, path, required=False):
-    """A string field; a multivalue field (Splunk) keeps its first value. Wrong types are errors."""
+def _text(get, path, required=False, multivalue=True):
+    """A string field; a multivalue field (Splunk) keeps its first value. Wrong types are errors.
+
+    ``multivalue=False`` (raw CloudTrail): a list is an error too, since the ECS mapping and the
+    Splunk field view would each read a different value of it (every value, or the first)."""
     value = get(path)
     if type(value) is str and value:  # the common case first: this runs ~25 times per event
         return value
@@ -132,6 +135,8 @@ def _text(get, path, required=False):
             raise BadRecord(path, "missing")
         return None
     if isinstance(value, list):
+        if not multivalue:
+            raise BadRecord(path, "expected a string, got a list")
         value = value[0] if value else None
         if value is None:
             return None
@@ -177,11 +182,19 @@ def _service_detail(get, event_name):
 
 
 def normalize(get, containers_checked=True):
-    """Build the sign-in view from a getter. Raises BadRecord naming the first bad field."""
+    """Build the sign-in view from a getter. Raises BadRecord naming the first bad field.
+
+    ``containers_checked``: a raw CloudTrail record, whose containers must be objects and whose
+    values single (Splunk's flat view has neither containers nor single values)."""
+    multivalue = not containers_checked
+
+    def text(path, required=False):
+        return _text(get, path, required, multivalue)
+
     if containers_checked:
         for path in ("userIdentity", "additionalEventData", "responseElements", "requestParameters"):
             _object(get, path)
-    event_name = _text(get, "eventName")
+    event_name = text("eventName")
     event_time_text = get("eventTime")
     if event_time_text is None or event_time_text == "":
         raise BadRecord("eventTime", "missing")
@@ -189,19 +202,19 @@ def normalize(get, containers_checked=True):
         event_time = parse_time(event_time_text)
     except ValueError as err:
         raise BadRecord("eventTime", str(err))
-    identity_type = _text(get, "userIdentity.type")
-    account_id = _text(get, "userIdentity.accountId")
-    recipient = _text(get, "recipientAccountId")
+    identity_type = text("userIdentity.type")
+    account_id = text("userIdentity.accountId")
+    recipient = text("recipientAccountId")
     if account_id is None:
         account_id = recipient
-    arn = _text(get, "userIdentity.arn")
-    user_name = _text(get, "userIdentity.userName")
-    error_code = _text(get, "errorCode")
-    error_message = _text(get, "errorMessage")
+    arn = text("userIdentity.arn")
+    user_name = text("userIdentity.userName")
+    error_code = text("errorCode")
+    error_message = text("errorMessage")
 
     outcome = None
     if event_name is not None:
-        marker = _text(get, "responseElements." + event_name)
+        marker = text("responseElements." + event_name)
         if marker in ("Success", "Failure"):
             outcome = marker.lower()
         elif event_name in SERVICE_OUTCOME_EVENTS:
@@ -222,32 +235,32 @@ def normalize(get, containers_checked=True):
         user = arn
 
     return {
-        "event_id": _text(get, "eventID", required=True),
+        "event_id": text("eventID", required=True),
         "event_time": event_time,
-        "event_source": _text(get, "eventSource"),
+        "event_source": text("eventSource"),
         "event_name": event_name,
-        "event_type": _text(get, "eventType"),
-        "region": _text(get, "awsRegion"),
-        "source_ip": _text(get, "sourceIPAddress"),
-        "user_agent": _text(get, "userAgent"),
+        "event_type": text("eventType"),
+        "region": text("awsRegion"),
+        "source_ip": text("sourceIPAddress"),
+        "user_agent": text("userAgent"),
         "error_code": error_code,
         "error_message": error_message,
         "outcome": outcome,
         "identity_type": identity_type,
         "account_id": account_id,
-        "principal_id": _text(get, "userIdentity.principalId"),
+        "principal_id": text("userIdentity.principalId"),
         "arn": arn,
         "user_name": user_name,
         "user": user,
-        "access_key_id": _text(get, "userIdentity.accessKeyId"),
-        "session_issuer_type": _text(get, "userIdentity.sessionContext.sessionIssuer.type"),
-        "session_issuer_arn": _text(get, "userIdentity.sessionContext.sessionIssuer.arn"),
-        "session_issuer_user_name": _text(get, "userIdentity.sessionContext.sessionIssuer.userName"),
-        "mfa_authenticated": _text(get, "userIdentity.sessionContext.attributes.mfaAuthenticated"),
-        "mfa_used": _yes_no(_text(get, "additionalEventData.MFAUsed")),
-        "login_to": _text(get, "additionalEventData.LoginTo"),
-        "saml_provider_arn": _text(get, "additionalEventData.SamlProviderArn"),
-        "request_user_name": _text(get, "requestParameters.userName"),
+        "access_key_id": text("userIdentity.accessKeyId"),
+        "session_issuer_type": text("userIdentity.sessionContext.sessionIssuer.type"),
+        "session_issuer_arn": text("userIdentity.sessionContext.sessionIssuer.arn"),
+        "session_issuer_user_name": text("userIdentity.sessionContext.sessionIssuer.userName"),
+        "mfa_authenticated": text("userIdentity.sessionContext.attributes.mfaAuthenticated"),
+        "mfa_used": _yes_no(text("additionalEventData.MFAUsed")),
+        "login_to": text("additionalEventData.LoginTo"),
+        "saml_provider_arn": text("additionalEventData.SamlProviderArn"),
+        "request_user_name": text("requestParameters.userName"),
         "recipient_account_id": recipient,
     }
 
