@@ -30,14 +30,14 @@ class SplunkInProcess(object):
 
     platform = "splunk"
 
-    def __init__(self, layout, detections, overrides=None, max_lateness=None):
+    def __init__(self, layout, detections, overrides=None, max_lateness=None, reorder=True):
         runner = SplunkLocalRunner(layout)
         overrides = overrides or {}
         self.lanes = []
         for det in detections:
             _, base, _, filters = runner.plan(det)
             engine = Engine([det.engine_spec()], overrides={det.id: overrides[det.id]} if det.id in overrides else None,
-                            max_lateness=max_lateness, platform="splunk")
+                            max_lateness=max_lateness, platform="splunk", reorder=reorder)
             self.lanes.append(_Lane(det, base, engine, filters))
         self.sources = union_of_sources(lane.engine.event_sources for lane in self.lanes)
         self.stats = {"not in the base search": 0, "no field view": 0}

@@ -152,7 +152,9 @@ class Engine(object):
     ``{detection_id: {"threshold": n, "window": "15m"}}``; ``platform``: the label alerts carry.
     """
 
-    def __init__(self, detections, overrides=None, max_lateness=None, platform="splunk"):
+    def __init__(self, detections, overrides=None, max_lateness=None, platform="splunk", reorder=True):
+        """``reorder=False``: events are processed as they are fed, none is late (the caller feeds
+        them in order, or the detections are per-event ones, which need no order)."""
         overrides = overrides or {}
         unknown = set(overrides) - set(d["id"] for d in detections)
         if unknown:
@@ -161,6 +163,7 @@ class Engine(object):
         self.correlators = [d.correlator() for d in self.detections]
         self.platform = platform
         self.max_lateness = max_lateness
+        self.reorder = reorder
         # eventSource values any detection can use; None = every record is a candidate
         self.event_sources = union_of_sources(d.event_sources for d in self.detections)
         self.horizon = max([d.window_seconds for d in self.detections] + [0])
@@ -205,6 +208,11 @@ class Engine(object):
         if eid in self.seen_ids:
             self.stats["duplicates"] += 1
             return []
+        if not self.reorder:
+            self.seen_ids[eid] = t
+            if self.newest is None or t > self.newest:
+                self.newest = t
+            return self._process(ev, matched) + self._release(self.newest)
         if self.released is not None and t < self.released:
             self.stats["late"] += 1
             self.late_ids.append(eid)
