@@ -6,8 +6,10 @@ fails when the committed copy differs from what the detection files produce.
 Layout: a summary table of every detection (sorted by id), then one section per detection, in the
 same order: metadata (id, severity and risk score, building block, ATT&CK, vendor rules covered),
 what it catches, the logic in plain words, what each platform ships and guarantees, tuning, known
-false positives, the Elastic prebuilt rules that cover the same behaviour, and the documented
-platform differences when there are any.
+false positives, the Elastic prebuilt rules that cover the same behaviour, the documented
+platform differences when there are any, and the detection's changelog; then the detections removed
+from the pack, if any. Versions and changelogs come from detections/versions.lock.json
+(harness/versions.py).
 
 Everything comes from ``detection.data`` (optional fields through ``.get``), the ATT&CK table in
 harness/elastic/attack.py, the Splunk stanza from harness/splunk/appbuild.py and the Kibana rule from
@@ -19,6 +21,7 @@ import re
 
 from awssignin.timeutil import format_duration
 
+from . import versions
 from .build import generator
 from .elastic import attack
 from .elastic.rules import kibana_rule
@@ -327,6 +330,8 @@ def section(detection):
     refs = data.get("references", [])
     out = ['<a id="%s"></a>' % _anchor(did), "## %s" % data["title"], ""]
     out.append("- **id**: %s" % _code(did))
+    out.append("- **Version**: %d (Kibana rule `version`; the Splunk saved search's description ends with it)"
+               % versions.version_of(detection))
     out.append("- **Severity**: %s (risk score %d)" % (data["severity"], data["risk_score"]))
     out.append("- **Building block**: %s" % (
         "yes (a signal for correlation, not a page)" if data.get("building_block") else "no"))
@@ -358,8 +363,31 @@ def section(detection):
     if diffs:
         out += ["", "### Known platform differences", "",
                 "Where a platform's artefact knowingly disagrees with the logic above:", "", diffs]
+    out += ["", "### Changelog", "", _changelog(versions.lock_of(detection).entries.get(did))]
     out.append("")
     return "\n".join(out)
+
+
+def _changelog(entry):
+    """The lock entry's changelog, newest first (harness/versions.py)."""
+    if not entry:
+        return "Not yet recorded in `detections/versions.lock.json` (`awssignin version bump`)."
+    return "\n".join("- %s %d: %s" % ("Removed at version" if c.get("removed") else "Version", c["version"],
+                                     _cell(c["note"])) for c in reversed(entry["changelog"]))
+
+
+def removed_section(lock):
+    """Detections removed from the pack: their ids stay reserved in the lock."""
+    gone = sorted((did, e) for did, e in lock.entries.items() if e.get("removed"))
+    if not gone:
+        return None
+    lines = ["## Removed detections", "",
+             "No longer shipped; their ids (and Kibana rule_ids) are never given to another detection.", ""]
+    for did, entry in gone:
+        lines.append("- %s: %s" % (_code(did), "; ".join(
+            "%s %d: %s" % ("removed at version" if c.get("removed") else "version", c["version"], _cell(c["note"]))
+            for c in reversed(entry["changelog"]))))
+    return "\n".join(lines) + "\n"
 
 
 def summary(detections):
@@ -396,4 +424,7 @@ def render(detections):
     ]
     for det in detections:
         parts.append(section(det))
+    removed = removed_section(versions.lock_of(detections[0])) if detections else None
+    if removed:
+        parts.append(removed)
     return "\n".join(parts).rstrip("\n") + "\n"

@@ -8,6 +8,7 @@
   rule schema;
 - each platform's artefact equivalent to the logic over a generated space of records
   (harness/equivalence.py), except where a difference is declared;
+- every detection's shipped content recorded in detections/versions.lock.json (harness/versions.py);
 - the committed generated files up to date with the detection files.
 """
 
@@ -32,6 +33,9 @@ def lint_all(layout):
         seen[det.id] = det.path
     for check in (_splunk, _elastic, _equivalence):
         problems.extend(check(layout, dets))
+    if not problems:  # the generated files carry the versions: check the lock first
+        from .versions import check as check_versions
+        problems.extend(check_versions(layout, dets))
     if not problems:
         from .build import stale_files
         for path in stale_files(layout, dets):

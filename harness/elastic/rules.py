@@ -9,9 +9,10 @@ a line, sorted by rule_id, no ``export_details`` line), which ``awssignin deploy
 Where the values come from
 - ``rule_id``: uuid5 of the detection id in a fixed project namespace, so it never changes while the
   id does not (import with overwrite matches on it).
-- ``version``: always 1. Kibana treats ``version`` of a custom rule as informational (its own
-  ``revision`` counts edits) and an overwrite import replaces the rule whatever the version; bumping
-  it would need an explicit field in the detection file, which the schema does not have yet.
+- ``version``: the detection's version in ``detections/versions.lock.json`` (harness/versions.py),
+  which rises whenever the detection's shipped content changes, so a deploy can tell an upgrade from
+  a re-import. Kibana treats ``version`` of a custom rule as informational (its own ``revision``
+  counts edits); an overwrite import replaces the rule whatever the version.
 - thresholds and windows: only from ``logic`` (optionally overridden by a test's ``params``), never
   from the ``elastic`` section. An EQL sequence writes ``with maxspan={window}``; ``elastic_query``
   substitutes ``logic.window`` (a literal maxspan is an error, it would drift from ``logic``).
@@ -51,6 +52,7 @@ from awssignin.timeutil import format_duration, parse_duration
 
 from . import attack, pipeline, querygen
 from ..build import distributable, write_atomic
+from .. import versions
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "kibana_rule.schema.json"
 
@@ -272,7 +274,7 @@ def kibana_rule(detection, params=None):
         "rule_id": rule_id(data["id"]),
         "name": data["title"],
         "description": _prose(data["description"]),
-        "version": 1,
+        "version": versions.version_of(detection),
         "type": elastic["type"],
         "language": elastic["language"],
         "query": query,

@@ -365,8 +365,9 @@ def saved_search_settings(detection):
     severity = d["severity"]
     fields = ",".join(group_fields(detection))
     annotations = {"mitre_attack": [m["technique"] for m in d["mitre"]]}
+    from ..versions import splunk_description  # the spec has no version key: see splunk_description
     return [
-        ("description", one_line(d["description"])),
+        ("description", splunk_description(detection, one_line(d["description"]))),
         ("search", saved_search_text(detection)),
         ("disabled", "1"),
         ("enableSched", "1"),
