@@ -6,13 +6,36 @@ sends one ``getinfo`` with a complete ``searchinfo``, then the events as ``execu
 reading each reply before sending the next chunk; finally it closes stdin (splunklib reads until EOF)
 and collects the exit code and stderr.
 
-Like splunkd, once the command's getinfo reply declares ``required_fields`` the driver sends only those
-fields plus ``_chunked_idx`` (the record's position in its chunk). Where splunkd's behaviour is not
-documented (whether ``_chunked_idx`` counts per chunk or per search, absent columns) the driver makes the
-choice that is least convenient for the command: per-chunk indexes, no column for a field no record has.
+What splunkd sends, and what it does with the replies, depends on the getinfo reply's ``type``
+(``streaming`` when absent) and ``required_fields``; the driver does the same:
+
+- ``streaming`` / ``stateful`` with ``required_fields`` ("selected fields"): only those fields plus
+  ``_chunked_idx`` (the record's position in its chunk) are sent, and each output row is merged back
+  onto the remaining fields of the event its ``_chunked_idx`` names. A row with no or an unknown
+  ``_chunked_idx`` is a *new* row; what splunkd does with it is undocumented, so the driver fails
+  (a command that turns events into new rows must declare ``reporting``).
+- ``streaming`` / ``stateful`` without them: every field, no index; output rows replace the chunk.
+- ``events``: every field even when ``required_fields`` is set, no index; output rows replace the chunk.
+- ``reporting``: only ``required_fields`` (when set), no index; output rows replace the events.
+- a ``streaming_preop`` is refused: splunkd would run that search first (on the indexers) and feed
+  its output to the command; the driver does not run pre-ops.
+
+Evidence: Splunk support's description of the getinfo reply, quoted at
+https://community.splunk.com/t5/user/viewprofilepage/user-id/32262 ("If required_fields is set and this
+command is a 'streaming' or 'stateful' command, Splunk will send only the specified fields ... but the
+output of the external process will be merged with all remaining fields"; ``type`` defaults to
+``streaming``); splunkd transcripts recorded by NDietrich/Splunk-CustomSearchProtocol-v2
+(``example_messages/``: ``doubleage (streaming).md``, ``accumages (stateful).md``, ``sortages(events).md``,
+``averageage (reporting).md``, ``reporting.txt``) and by splunk/splunk-sdk-python
+(``tests/searchcommands/recordings/scpv2/Splunk-6.3/{countmatches,sum.map,sum.reduce}.*``, removed in
+commit 81ab83c); tests/splunk/test_scp.py plays them. Where splunkd's behaviour is not documented
+(whether ``_chunked_idx`` counts per chunk or per search, absent columns, events a selected-fields
+command returns no row for, how a reporting command's per-chunk outputs combine) the driver makes the
+choice that is least convenient for the command: per-chunk indexes, no column for a field no record
+has, such events dropped, outputs concatenated.
 
     result = run_command("addon/bin/awssignin.py", ["detection=root_console_login"], records)
-    result.records, result.messages  # parsed output rows, [(level, text), ...] from every reply
+    result.records, result.messages  # output rows, [(level, text), ...] from every reply
 """
 
 import csv
@@ -34,6 +57,9 @@ MAX_RESULT_ROWS = 50000
 DEFAULT_TIMEOUT = 600.0  # seconds for the whole conversation; a hung command is killed, not waited for
 FIELD_SIZE_LIMIT = 2 ** 31 - 1
 STDERR_TAIL = 40  # lines of the child's stderr quoted in errors
+INDEX_FIELD = "_chunked_idx"
+COMMAND_TYPES = ("streaming", "stateful", "events", "reporting")
+SELECTED_FIELDS_TYPES = ("streaming", "stateful")  # the types whose output splunkd merges by index
 
 
 class ScpError(RuntimeError):
@@ -276,6 +302,7 @@ class Conversation(object):
         self.records = []
         self.getinfo = None
         self.required_fields = None
+        self.type = None
         self.proc = None
         self.dispatch_dir = None
         self._stderr = []
@@ -313,22 +340,62 @@ class Conversation(object):
         messages = _messages(reply)
         if reply.get("error") or reply.get("finished") or any(m[0] in ("ERROR", "FATAL") for m in messages):
             self._fail("the command rejected getinfo")
+        self.type = reply.get("type", "streaming")
+        if self.type not in COMMAND_TYPES:
+            self._fail("the command declared type %r; splunkd knows %s" % (self.type, ", ".join(COMMAND_TYPES)))
+        if reply.get("streaming_preop"):
+            self._fail("the command declared the streaming_preop %r: splunkd would run that search first "
+                       "(on the indexers) and feed its output to the command; this driver runs no pre-ops"
+                       % reply["streaming_preop"])
         required = reply.get("required_fields")
-        if isinstance(required, list) and required and "*" not in required:
+        if isinstance(required, list) and required and "*" not in required and self.type != "events":
             self.required_fields = [str(f) for f in required]
         return reply
+
+    @property
+    def merges(self):
+        """True when splunkd merges the command's rows back onto the events by ``_chunked_idx``."""
+        return self.required_fields is not None and self.type in SELECTED_FIELDS_TYPES
 
     def encode_chunk(self, records):
         """The CSV body splunkd would send for these records, given what getinfo declared."""
         if self.required_fields is None:
             return encode_records(records)
-        return encode_records(records, self.required_fields, index_field="_chunked_idx")
+        return encode_records(records, self.required_fields, index_field=INDEX_FIELD if self.merges else None)
 
-    def execute(self, body, finished):
-        """Send one execute chunk (CSV text or bytes) and return the reply's parsed records."""
-        records = decode_records(self.execute_raw(body, finished)[1])
-        self.records.extend(records)
-        return records
+    def send(self, records, finished):
+        """Send these events as one execute chunk, as splunkd would, and return the search's rows
+        for them: merged onto the events by ``_chunked_idx`` or replacing them (see the module doc)."""
+        return self.execute(self.encode_chunk(records), finished, events=records)
+
+    def execute(self, body, finished, events=None):
+        """Send one execute chunk (CSV text or bytes) and return the reply's parsed records. With
+        ``events`` (the records ``body`` encodes) a selected-fields reply is merged onto them."""
+        rows = decode_records(self.execute_raw(body, finished)[1])
+        if events is not None and self.merges:
+            rows = self._merge(rows, events)
+        self.records.extend(rows)
+        return rows
+
+    def _merge(self, rows, events):
+        selected = set(self.required_fields)
+        merged, used = [], set()
+        for number, row in enumerate(rows, 1):
+            index = row.pop(INDEX_FIELD, None)
+            if isinstance(index, str) and index.isdigit() and int(index) < len(events) and index not in used:
+                used.add(index)
+                event = events[int(index)]
+                out = dict((k, v) for k, v in event.items() if k not in selected)
+                out.update(row)
+                merged.append(out)
+                continue
+            what = "no %s" % INDEX_FIELD if index is None else "%s=%r, %s" % (
+                INDEX_FIELD, index, "already used" if index in used else "no event of this chunk")
+            self._fail("output row %d of a %s command with required_fields has %s: it is a new row, not "
+                       "one of the events, and what splunkd does with new rows in selected-fields mode is "
+                       "undocumented; a command that turns events into new rows must declare type "
+                       "'reporting'" % (number, self.type, what))
+        return merged
 
     def execute_raw(self, body, finished):
         """Send one execute chunk and return the reply as (metadata, CSV text), checked but not parsed."""
@@ -424,7 +491,7 @@ def run_command(script, args, records, python=None, chunk_size=MAX_RESULT_ROWS, 
     conv.start()
     batches = chunks_of(list(records), chunk_size)
     for i, batch in enumerate(batches):
-        conv.execute(conv.encode_chunk(batch), finished=(i == len(batches) - 1))
+        conv.send(batch, finished=(i == len(batches) - 1))
     returncode, stderr = conv.close()
     if returncode != 0:
         raise ScpError("the command exited with code %s" % returncode, conv.messages, returncode, stderr,

@@ -230,16 +230,101 @@ def test_values_survive_a_round_trip_through_splunklib(tmp_path, vendored_lib, c
     ]
 
 
-def test_only_required_fields_reach_the_command(tmp_path, vendored_lib):
+def test_only_required_fields_reach_the_command_and_its_rows_are_merged_back(tmp_path, vendored_lib):
     script = echo_app(tmp_path, vendored_lib, "required_fields=['keep', '_time']")
     records = [{"keep": "k%d" % i, "_raw": "{...}", "drop": "d", "_time": str(i)} for i in range(3)]
-    result = run_command(script, [], records, chunk_size=2)
-    assert result.getinfo["required_fields"] == ["keep", "_time"]
-    assert result.records == [
+    conv = Conversation(script, [])
+    assert conv.start()["required_fields"] == ["keep", "_time"]
+    # without the events to merge onto, execute returns the rows as the command wrote them
+    assert conv.execute(conv.encode_chunk(records[:2]), finished=False) == [
         {"_time": "0", "keep": "k0", "_chunked_idx": "0"},
         {"_time": "1", "keep": "k1", "_chunked_idx": "1"},
-        {"_time": "2", "keep": "k2", "_chunked_idx": "0"},
     ]
+    assert conv.send(records[2:], finished=True) == [dict(records[2])]  # merged: _raw and drop are back
+    conv.close()
+    result = run_command(script, [], records, chunk_size=2)
+    assert result.records == records
+
+
+NEW_ROWS = '''
+import os, sys
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lib"))
+from splunklib.searchcommands import Configuration, ReportingCommand, StreamingCommand, dispatch
+
+class Counter(object):
+    seen = 0
+
+    def rows(self, records):
+        for record in records:
+            self.seen += 1
+        if self.metadata.finished:  # like an alerting command: one new row at the end
+            yield {{"count": self.seen}}
+
+
+@Configuration(required_fields=["a"], distributed={distributed})
+class CountStreaming(Counter, StreamingCommand):
+    def stream(self, records):
+        return self.rows(records)
+
+
+@Configuration(required_fields=["a"])
+class CountReporting(Counter, ReportingCommand):
+    def prepare(self):
+        pass  # no streaming pre-op
+
+    def reduce(self, records):
+        return self.rows(records)
+
+
+dispatch(Count{base}, sys.argv, sys.stdin, sys.stdout, __name__)
+'''
+
+
+def new_rows_app(tmp_path, vendored_lib, base, distributed=False):
+    script = echo_app(tmp_path, vendored_lib)
+    script.write_text(NEW_ROWS.format(base=base, distributed=distributed), encoding="utf-8")
+    return script
+
+
+@pytest.mark.parametrize("distributed, declared", [(False, "stateful"), (True, "streaming")])
+def test_new_rows_from_a_streaming_or_stateful_command_with_required_fields_fail(tmp_path, vendored_lib,
+                                                                                  distributed, declared):
+    script = new_rows_app(tmp_path, vendored_lib, "Streaming", distributed)
+    with pytest.raises(ScpError) as caught:
+        run_command(script, [], [{"a": str(i), "b": "x"} for i in range(5)], chunk_size=2)
+    assert caught.value.getinfo["type"] == declared
+    assert ("output row 1 of a %s command with required_fields has no _chunked_idx: it is a new row" % declared
+            in str(caught.value))
+    assert "must declare type 'reporting'" in str(caught.value)
+
+
+def test_the_same_rows_from_a_reporting_command_replace_the_events(tmp_path, vendored_lib):
+    script = new_rows_app(tmp_path, vendored_lib, "Reporting")
+    result = run_command(script, [], [{"a": str(i), "b": "x"} for i in range(5)], chunk_size=2)
+    assert result.getinfo["type"] == "reporting" and "streaming_preop" not in result.getinfo
+    assert result.records == [{"count": "5"}]
+
+
+@pytest.mark.parametrize("index, problem", [("7", "_chunked_idx='7', no event of this chunk"),
+                                            ("0", "_chunked_idx='0', already used")])
+def test_rows_naming_no_event_or_the_same_event_twice_fail(tmp_path, index, problem):
+    script = fake_command(tmp_path, '''
+        read()
+        write({"type": "stateful", "required_fields": ["a"]})
+        while read() is not None:
+            write({"finished": True}, b"a,_chunked_idx\\r\\nx,0\\r\\ny,%s\\r\\n")
+        ''' % index)
+    with pytest.raises(ScpError, match="output row 2 of a stateful command with required_fields has " + problem):
+        run_command(script, [], [{"a": "1"}, {"a": "2"}])
+
+
+def test_unknown_types_are_refused(tmp_path):
+    script = fake_command(tmp_path, '''
+        read()
+        write({"type": "transforming"})
+        ''')
+    with pytest.raises(ScpError, match="declared type 'transforming'; splunkd knows streaming, stateful"):
+        run_command(script, [], [])
 
 
 def test_a_conversation_can_be_driven_chunk_by_chunk(tmp_path, vendored_lib):
