@@ -1,32 +1,39 @@
 """Reading CloudTrail from everything a user has, as a stream of records.
 
-Accepts CloudTrail's own files (``{"Records": [...]}``, usually ``.json.gz``, anywhere in an
-``AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/`` tree), NDJSON (one record a line, plain or
-``.gz``), directories (recursively) and standard input (``-``). Records of a CloudTrail file are
-decoded one at a time, so memory does not grow with the input.
+Sources: files, directories (recursively), standard input (``-``) and ``s3://bucket/prefix`` (CloudTrail's
+bucket layout, listed by day). The form of each is read from its content, never its name: gzip (one
+member or many), ``{"Records": [...]}`` documents (one or concatenated), ``aws cloudtrail
+lookup-events`` pages, a JSON array of records, NDJSON. Records are decoded one at a time
+(``harness.input.decode``), so memory does not grow with the input.
 
-Nothing is dropped silently: every record or file that cannot be read is reported to ``on_skip`` with
-a reason and a location (file and line, or file and ``Records[i]``) and counted in ``stats``.
+Nothing is dropped silently: every record, file or object that cannot be read is reported to
+``on_skip`` as a ``Skip(reason, location, detail)`` and counted in ``skipped`` by reason; what is
+deliberately not read (digest files, records outside --since/--until) is counted in ``stats``. A path on
+the command line that does not exist raises ``InputNotFound`` before anything is read.
 """
 
 import gzip
 import io
-import json
 import os
-import re
+import stat
 import sys
 import zlib
 from collections import Counter
 
-CHUNK = 1 << 20
-_CLOUDTRAIL_HEAD = re.compile(rb'^\s*\{\s*"Records"\s*:\s*')
-_CLOUDTRAIL_NAME_TIME = re.compile(r"_(\d{8}T\d{4}Z)_")
-_SURROGATE = re.compile("[\udc80-\udcff]")
-_WS = " \t\r\n"
-RECORD_SUFFIXES = (".json", ".json.gz", ".ndjson", ".ndjson.gz", ".jsonl", ".jsonl.gz", ".gz")
+from .input import limits, tree
+from .input.decode import Decoder
+from .input.errors import InputError, InputNotFound
+from .input.names import display
+from .input.selection import Selection
+
+__all__ = ["Reader", "Skip", "InputError", "InputNotFound", "CHUNK"]
+
+CHUNK = limits.CHUNK  # read size; a module global so that tests can make it small
 
 
 class Skip(object):
+    """Something that could not be read: a short stable ``reason``, where (``location``), and why."""
+
     __slots__ = ("reason", "location", "detail")
 
     def __init__(self, reason, location, detail=""):
@@ -39,15 +46,24 @@ class Skip(object):
 
 
 class Reader(object):
-    """Iterate ``(record, location)`` over ``paths``. ``stats`` counts records, files and skips."""
+    """Iterate ``(record, location)`` over ``paths``.
 
-    def __init__(self, paths, on_skip=None, stdin=None):
+    ``stats`` counts records (``records``), sources (``files``) and what was deliberately left out;
+    ``skipped`` counts skips by reason; ``bytes_read`` is the bytes decoded (after gzip).
+    ``since``/``until``/``accounts``/``regions`` select records (and prune S3 listings); ``profile`` is
+    the AWS profile for ``s3://`` sources."""
+
+    def __init__(self, paths, on_skip=None, stdin=None, since=None, until=None, accounts=None, regions=None,
+                 profile=None):
         self.paths = list(paths)
         self.on_skip = on_skip
         self.stdin = stdin
+        self.selection = Selection(since, until, accounts, regions)
+        self.profile = profile
         self.stats = Counter()
         self.skipped = Counter()
         self.bytes_read = 0
+        self.s3 = None  # the S3 source once an s3:// path is listed (its progress: objects and bytes)
 
     # -- reporting -------------------------------------------------------------------------------
     def skip(self, reason, location, detail=""):
@@ -55,40 +71,42 @@ class Reader(object):
         if self.on_skip is not None:
             self.on_skip(Skip(reason, location, detail))
 
-    # -- files -----------------------------------------------------------------------------------
+    # -- sources ---------------------------------------------------------------------------------
+    def check_paths(self):
+        """Raise ``InputNotFound`` naming every local path on the command line that does not exist."""
+        missing = [display(p) for p in self.paths
+                   if p != "-" and not _is_s3(p) and not os.path.lexists(p)]
+        missing += [display(p) + " (a broken symbolic link)" for p in self.paths
+                    if p != "-" and not _is_s3(p) and os.path.islink(p) and not os.path.exists(p)]
+        if missing:
+            raise InputNotFound(missing)
+
     def files(self):
-        """Expand the paths: directories recursively, CloudTrail files in time order."""
+        """Expand the paths: directories recursively (CloudTrail files in time order), S3 prefixes."""
+        self.check_paths()
         for path in self.paths:
             if path == "-":
                 yield "-"
-            elif os.path.isdir(path):
-                for f in self._walk(path):
+                continue
+            if _is_s3(path):
+                from .input.s3 import S3Source
+                self.s3 = S3Source(path, self.selection, self.profile, self.stats)
+                for url in self.s3.urls():
+                    yield url
+                continue
+            try:
+                st = os.stat(path)
+            except OSError as err:
+                self.skip("cannot read", display(path), err.strerror or str(err))
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                for f in tree.walk(path, self.skip, self.stats):
                     yield f
-            elif os.path.exists(path):
+            elif stat.S_ISREG(st.st_mode) or stat.S_ISFIFO(st.st_mode) or stat.S_ISCHR(st.st_mode):
+                # named on the command line, a pipe is meant to be read: replay <(zcat ...)
                 yield path
             else:
-                self.skip("no such file", path)
-
-    def _walk(self, top):
-        found = []
-        for dirpath, dirnames, filenames in os.walk(top):
-            dirnames.sort()
-            if "CloudTrail-Digest" in dirnames:
-                # digest files hold hashes, not events
-                dirnames.remove("CloudTrail-Digest")
-                self.stats["digest directories ignored"] += 1
-            for name in filenames:
-                full = os.path.join(dirpath, name)
-                if name.endswith(RECORD_SUFFIXES):
-                    found.append(full)
-                else:
-                    self.skip("not a log file (by name)", full)
-        # CloudTrail names files <acct>_CloudTrail_<region>_<YYYYMMDDTHHMMZ>_<id>.json.gz: read them
-        # in time order across regions so that events arrive roughly in order.
-        def order(f):
-            m = _CLOUDTRAIL_NAME_TIME.search(os.path.basename(f))
-            return (0, m.group(1), f) if m else (1, "", f)
-        return sorted(found, key=order)
+                self.skip("not a regular file", display(path), tree._kind(st.st_mode))
 
     def __iter__(self):
         for f in self.files():
@@ -96,65 +114,44 @@ class Reader(object):
             for item in self._read_file(f):
                 yield item
 
+    def _open(self, f):
+        if f == "-":
+            stdin = self.stdin if self.stdin is not None else getattr(sys.stdin, "buffer", sys.stdin)
+            if stdin is None or getattr(stdin, "closed", False):
+                raise OSError("standard input is closed")
+            return stdin, "<stdin>"
+        if _is_s3(f):
+            return self.s3.open(f), display(f)
+        return open(f, "rb", buffering=0), display(f)
+
     def _read_file(self, f):
-        name = "<stdin>" if f == "-" else f
         try:
-            raw = (self.stdin if self.stdin is not None else sys.stdin.buffer) if f == "-" else open(f, "rb", CHUNK)
+            raw, name = self._open(f)
         except OSError as err:
-            self.skip("cannot open", name, str(err))
+            self.skip("cannot open", "<stdin>" if f == "-" else display(f), err.strerror or str(err))
             return
+        stream_errors = self.s3.stream_errors() if self.s3 is not None and _is_s3(f) else ()
         try:
             stream = raw if hasattr(raw, "peek") else io.BufferedReader(raw, CHUNK)
             if stream.peek(2)[:2] == b"\x1f\x8b":
+                # gzip.GzipFile reads every member of a multi-member file, one after the other
                 stream = gzip.GzipFile(fileobj=stream, mode="rb")
-            head = stream.peek(512)[:512]
-            if _CLOUDTRAIL_HEAD.match(head):
-                gen = self._read_cloudtrail(stream, name)
-            else:
-                gen = self._read_ndjson(stream, name)
-            for item in gen:
+            read = getattr(stream, "read1", stream.read)
+            decoder = Decoder(read, name, CHUNK, self._check, self.skip, self.stats, self._count_bytes)
+            for item in decoder:
                 yield item
         except (EOFError, zlib.error, gzip.BadGzipFile) as err:
             self.skip("truncated or corrupt gzip", name, str(err) or "unexpected end of data")
-        except OSError as err:
+        except (OSError, ValueError) as err:  # ValueError: reading a file closed under us
+            self.skip("read error", name, getattr(err, "strerror", None) or str(err))
+        except stream_errors as err:
             self.skip("read error", name, str(err))
         finally:
             if f != "-":
                 raw.close()
 
-    def _read_ndjson(self, stream, name):
-        lineno = 0
-        loads = json.loads
-        check = self._check
-        for line in stream:
-            lineno += 1
-            self.bytes_read += len(line)
-            try:
-                record = loads(line)
-            except UnicodeDecodeError as err:
-                self.skip("not UTF-8", "%s:%d" % (name, lineno), "byte %d" % err.start)
-                continue
-            except ValueError as err:
-                if line.strip():  # blank lines are allowed between records
-                    self.skip("not JSON", "%s:%d" % (name, lineno), _short(err))
-                continue
-            if type(record) is dict and "Records" in record and "eventID" not in record:
-                # a whole CloudTrail file on one line
-                for item in self._records_of(record.get("Records"), name, "%s:%d " % (name, lineno)):
-                    yield item
-                continue
-            checked = check(record, "%s:%d" % (name, lineno))
-            if checked is not None:
-                yield checked
-
-    def _records_of(self, records, name, prefix):
-        if not isinstance(records, list):
-            self.skip("Records is not a list", prefix.strip() or name)
-            return
-        for i, record in enumerate(records):
-            checked = self._check(record, "%sRecords[%d]" % (prefix, i))
-            if checked is not None:
-                yield checked
+    def _count_bytes(self, n):
+        self.bytes_read += n
 
     def _check(self, record, location):
         if type(record) is not dict:
@@ -170,133 +167,12 @@ class Reader(object):
                 if not isinstance(value, str):
                     self.skip("bad %s" % key, location, "expected a string")
                     return None
+        if self.selection.active and not self.selection.wants(record):
+            self.stats["records outside the selection"] += 1
+            return None
         self.stats["records"] += 1
         return record, location
 
-    def _read_cloudtrail(self, stream, name):
-        """Decode ``{"Records": [ {...}, ... ]}`` one record at a time."""
-        decoder = json.JSONDecoder()
-        text = _Text(stream, self)
-        m = text.expect_records_array()
-        if m == "not-list":
-            self.skip("Records is not a list", name)
-            return
-        if m == "bad":
-            self.skip("not JSON", name, "expected {\"Records\": [")
-            return
-        i = 0
-        while True:
-            c = text.next_nonspace()
-            if c is None:
-                self.skip("truncated file", "%s Records[%d]" % (name, i), "the Records array does not end")
-                return
-            if c == "]":
-                return
-            if c == "," and i > 0:
-                text.pos += 1
-                c = text.next_nonspace()
-                if c is None:
-                    self.skip("truncated file", "%s Records[%d]" % (name, i), "the Records array does not end")
-                    return
-            elif i > 0:
-                self.skip("not JSON", "%s Records[%d]" % (name, i), "expected ',' or ']'")
-                return
-            location = "%s Records[%d]" % (name, i)
-            try:
-                record, end = text.decode(decoder)
-            except ValueError as err:
-                self.skip("not JSON", location, _short(err))
-                return
-            if text.tainted and _SURROGATE.search(text.buf, text.pos, end):
-                self.skip("not UTF-8", location)
-            else:
-                checked = self._check(record, location)
-                if checked is not None:
-                    yield checked
-            text.pos = end
-            i += 1
 
-
-def _short(err):
-    text = str(err)
-    return text if len(text) < 120 else text[:117] + "..."
-
-
-class _Text(object):
-    """A growing window of decoded text over a byte stream, for incremental raw_decode."""
-
-    def __init__(self, stream, reader):
-        self.stream = stream
-        self.reader = reader
-        self.buf = ""
-        self.pos = 0
-        self.eof = False
-        self.tainted = False
-        self.pending = b""
-
-    def _more(self):
-        if self.eof:
-            return False
-        data = self.stream.read1(CHUNK) if hasattr(self.stream, "read1") else self.stream.read(CHUNK)
-        if not data:
-            self.eof = True
-            data = b""
-        self.reader.bytes_read += len(data)
-        data = self.pending + data
-        # keep an incomplete UTF-8 sequence at the end for the next chunk
-        cut = len(data)
-        if not self.eof:
-            for back in range(1, 4):
-                if cut - back >= 0 and (data[cut - back] & 0xC0) == 0xC0:
-                    cut -= back
-                    break
-                if cut - back >= 0 and (data[cut - back] & 0x80) == 0:
-                    break
-        self.pending = data[cut:]
-        try:
-            chunk = data[:cut].decode("utf-8")
-        except UnicodeDecodeError:
-            chunk = data[:cut].decode("utf-8", "surrogateescape")
-            self.tainted = True
-        if self.pos > CHUNK:
-            self.buf = self.buf[self.pos:]
-            self.pos = 0
-        self.buf += chunk
-        return bool(chunk) or not self.eof
-
-    def next_nonspace(self):
-        while True:
-            while self.pos < len(self.buf) and self.buf[self.pos] in _WS:
-                self.pos += 1
-            if self.pos < len(self.buf):
-                return self.buf[self.pos]
-            if not self._more():
-                return None
-
-    def expect_records_array(self):
-        while len(self.buf) < 64 and self._more():
-            pass
-        m = re.match(r'\s*\{\s*"Records"\s*:\s*', self.buf)
-        if not m:
-            return "bad"
-        self.pos = m.end()
-        c = self.next_nonspace()
-        if c != "[":
-            return "not-list"
-        self.pos += 1
-        return "ok"
-
-    def decode(self, decoder):
-        while True:
-            try:
-                value, end = decoder.raw_decode(self.buf, self.pos)
-                # a number or literal cut at the chunk edge would decode short: only trust it
-                # when something follows in the buffer
-                if end < len(self.buf) or self.eof:
-                    return value, end
-            except ValueError:
-                if self.eof:
-                    raise
-            if not self._more():
-                value, end = decoder.raw_decode(self.buf, self.pos)
-                return value, end
+def _is_s3(path):
+    return isinstance(path, str) and path.startswith("s3://")

@@ -5,7 +5,9 @@ import io
 import json
 import os
 
-from harness.reader import Reader
+import pytest
+
+from harness.reader import InputNotFound, Reader
 from fixturedata import fixture_records
 
 RECORDS = fixture_records("root_console_brute_force/two_bursts_two_accounts.json")
@@ -60,11 +62,12 @@ def test_a_log_tree_is_read_in_time_order_across_regions(tmp_path):
     (base / "us-east-1" / "notes.txt").write_text("not a log")
     skips = []
     reader = Reader([str(tmp_path)], on_skip=skips.append)
-    files = list(reader.files())
-    assert [os.path.basename(f) for f in files] == [names[1], names[0], names[2]]
-    records = [r for r, _ in Reader([str(tmp_path)])]
+    files = list(Reader([str(tmp_path)]).files())
+    # log files in time order, then the rest (judged by content, not by name)
+    assert [os.path.basename(f) for f in files] == [names[1], names[0], names[2], "notes.txt"]
+    records = [r for r, _ in reader]
     assert ids(records) == ids(RECORDS)
-    assert [s.reason for s in skips] == ["not a log file (by name)"]
+    assert [(s.reason, os.path.basename(s.location)) for s in skips] == [("not a log file", "notes.txt")]
     assert reader.stats["digest directories ignored"] == 1
 
 
@@ -78,9 +81,13 @@ def test_locations_name_the_file_and_the_record(tmp_path):
     assert [loc for _, loc in Reader([str(nd)])] == ["%s:1" % nd, "%s:3" % nd]
 
 
-def test_a_missing_path_is_reported():
-    records, skips, _ = read(["/nonexistent/trail.json.gz"])
-    assert records == [] and [s.reason for s in skips] == ["no such file"]
+def test_a_missing_path_is_an_error_before_anything_is_read(tmp_path):
+    good = tmp_path / "a.json"
+    good.write_text(json.dumps({"Records": RECORDS}))
+    reader = Reader([str(good), "/nonexistent/trail.json.gz"])
+    with pytest.raises(InputNotFound) as err:
+        next(iter(reader))
+    assert "/nonexistent/trail.json.gz" in str(err.value) and reader.stats["records"] == 0
 
 
 def test_records_are_decoded_incrementally(tmp_path, monkeypatch):
