@@ -40,10 +40,12 @@ records when each bump was committed.
 """
 
 import copy
+import functools
 import hashlib
 import json
 import os
 import re
+from collections import namedtuple
 from pathlib import Path
 
 import click
@@ -71,15 +73,9 @@ def lock_path(detections_dir):
 # The lock file
 # ---------------------------------------------------------------------------------------------------
 
-_VALIDATOR = None
-
-
+@functools.lru_cache(maxsize=None)
 def _validator():
-    global _VALIDATOR
-    if _VALIDATOR is None:
-        with open(SCHEMA_PATH, "r", encoding="utf-8") as handle:
-            _VALIDATOR = jsonschema.Draft202012Validator(json.load(handle))
-    return _VALIDATOR
+    return jsonschema.Draft202012Validator(json.loads(SCHEMA_PATH.read_text(encoding="utf-8")))
 
 
 def _field(path_items):
@@ -251,16 +247,9 @@ def content_hash(detection):
 CURRENT, CHANGED, NEW, REUSED, GONE, RETIRED = "current", "changed", "new", "reused", "gone", "removed"
 
 
-class State(object):
+class State(namedtuple("State", "id state entry hash detection")):
     """One id's standing: ``state`` is one of the constants above; ``hash`` the content hash now
     (None when there is no file); ``entry`` the lock's entry (None when the lock has none)."""
-
-    def __init__(self, did, state, entry, hash_, detection=None):
-        self.id = did
-        self.state = state
-        self.entry = entry
-        self.hash = hash_
-        self.detection = detection
 
     @property
     def version(self):
@@ -282,7 +271,7 @@ def states(lock, detections):
         out[det.id] = State(det.id, state, entry, now, det)
     for did, entry in lock.entries.items():
         if did not in out:
-            out[did] = State(did, RETIRED if entry.get("removed") else GONE, entry, None)
+            out[did] = State(did, RETIRED if entry.get("removed") else GONE, entry, None, None)
     return [out[k] for k in sorted(out)]
 
 
