@@ -2,6 +2,7 @@
 
 import sys
 import time
+from collections import Counter
 
 import click
 from rich.console import Console
@@ -28,64 +29,133 @@ def main():
 
 
 # -- replay ---------------------------------------------------------------------------------------
+EXIT_NOT_READ = 3
+EXIT_CHANGED = 4
+
+
 @main.command()
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--format", "fmt", type=click.Choice(["table", "jsonl"]), default="table", show_default=True,
-              help="table: a summary table at the end; jsonl: one alert (DESIGN.md schema) per line as it closes.")
+              help="table: alerts in tables of %d rows as they close; jsonl: one alert (DESIGN.md schema) "
+                   "per line on stdout as it closes. The summary goes to stderr." % report.ALERT_BATCH)
 @click.option("--detections", "detection_ids", metavar="ID,...", help="Only these detections.")
 @click.option("--platform", type=click.Choice(PLATFORM_CHOICES), default="all", show_default=True,
               help="Whose artefact to run: the Splunk saved search + command logic, the Kibana rule, or both.")
 @click.option("--strict", is_flag=True,
-              help="Exit non-zero (3) when any record or file was skipped or arrived too late to be used.")
+              help="Exit 3 when any record was not read: a skipped record or file, a record a platform "
+                   "could not use, or a correlation candidate that could not be sorted.")
 @click.option("--max-lateness", default="1h", show_default=True, metavar="DURATION",
-              help="How far out of eventTime order a record may arrive (CloudTrail files are unordered).")
-@click.option("--threshold", type=int, help="Override the threshold of the selected detections.")
+              help="Memory, not alerts: how far behind the newest record a correlation candidate is held "
+                   "in memory before it is sorted on disk. Alerts never depend on input order.")
+@click.option("--threshold", type=click.IntRange(1, 10 ** 9), help="Override the threshold of the selected detections.")
 @click.option("--window", metavar="DURATION", help="Override the window of the selected detections (e.g. 30m).")
-@click.option("--show-skips", type=int, default=10, show_default=True, metavar="N",
+@click.option("--show-skips", type=click.IntRange(0, 10 ** 9), default=10, show_default=True, metavar="N",
               help="Print the first N skipped records with their location.")
-def replay(paths, fmt, detection_ids, platform, strict, max_lateness, threshold, window, show_skips):
-    """Run the detections over CloudTrail logs: files, directories, .gz, NDJSON, or - for stdin."""
+@click.option("--compare", "compare_rev", metavar="REV",
+              help="Also run the detections of git revision REV (with this working tree's engine) over the "
+                   "same records and print the alerts that appear, disappear or change, instead of the alerts.")
+@click.option("--fail-on-change", is_flag=True, help="With --compare: exit 4 when any alert differs.")
+def replay(paths, fmt, detection_ids, platform, strict, max_lateness, threshold, window, show_skips,
+           compare_rev, fail_on_change):
+    """Run the detections over CloudTrail logs: files, directories, .gz, NDJSON, or - for stdin.
+
+    Exit status: 0 done; 1 an error; 2 a usage error; 3 with --strict, some record was not read
+    (the summary says which and where); 4 with --compare and --fail-on-change, some alert differs.
+    """
     from awssignin.timeutil import parse_duration
+    from .alertsummary import AlertSummary
     from .replay import Replay
 
-    layout = _layout()
-    dets = _detections(layout, _ids(detection_ids))
-    err = Console(stderr=True)
+    if fail_on_change and not compare_rev:
+        raise click.UsageError("--fail-on-change needs --compare REV")
     try:
         lateness = parse_duration(max_lateness)
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="--max-lateness")
+    layout = _layout()
+    ids = _ids(detection_ids)
+    dets = _detections(layout, ids)
+    err = Console(stderr=True)
     overrides = _overrides(dets, threshold, window)
-    collected = []
+    summary = AlertSummary()
     shown = []
+    table = report.AlertTable(report.wide_console()) if fmt == "table" and not compare_rev else None
+    revision = diff = None
+    if compare_rev:
+        from .compare import AlertDiff, CompareError, Revision
+        from .detections import DetectionError
+        try:
+            revision = Revision(layout, compare_rev, ids)
+        except (CompareError, DetectionError, ValueError, OSError) as e:
+            raise click.ClickException("--compare %s: %s" % (compare_rev, e))
+        diff = AlertDiff()
 
-    def on_alert(alert):
-        if fmt == "jsonl":
-            click.echo(alert_schema.to_json(alert))
+    def on_alert(alert, variant):
+        if diff is not None:
+            diff.add(alert, "before" if variant else "after")
+            if variant:
+                return
+        summary.add(alert)
+        if diff is not None:
+            return
+        if table is not None:
+            table.add(alert)
         else:
-            collected.append(alert)
+            click.echo(alert_schema.to_json(alert))
 
     def on_skip(skip):
         if len(shown) < show_skips:
             shown.append(skip)
-            err.print("[yellow]skipped[/] %s" % skip, highlight=False, markup=True, soft_wrap=True)
+            err.print("[yellow]skipped[/] %s" % report.markup_safe(skip), highlight=False, soft_wrap=True)
 
     progress = _progress(err) if err.is_terminal else None
     start = time.perf_counter()
+    variants = [(compare_rev, revision.layout, revision.detections)] if revision else []
     try:
-        job = Replay(layout, dets, _platforms(platform), overrides, lateness, on_alert, on_skip).run(
-            list(paths), progress=progress)
+        job = Replay(layout, dets, _platforms(platform), overrides, lateness, on_alert, on_skip,
+                     variants=variants).run(list(paths), progress=progress)
     except ValueError as e:
         raise click.ClickException(str(e))
     finally:
         if progress is not None:
             progress.close()
+        if revision is not None:
+            revision.close()
     seconds = time.perf_counter() - start
-    if fmt == "table":
-        report.alert_table(report.wide_console(), collected)
-    _summary(err, job, seconds)
-    if strict and (sum(job.skipped.values()) or job.late()):
-        sys.exit(3)
+    if table is not None:
+        table.close()
+    changes = _print_changes(fmt, diff, compare_rev, revision) if diff is not None else []
+    _summary(err, job, seconds, summary)
+    if changes or diff is not None:
+        counts = Counter(kind for kind, _, _ in changes)
+        err.print(report.markup_safe("compared with %s (%s): %d appear, %d disappear, %d change"
+                                     % (compare_rev, revision.commit[:12], counts["appears"],
+                                        counts["disappears"], counts["changes"])), highlight=False)
+    if strict and job.not_read():
+        sys.exit(EXIT_NOT_READ)
+    if fail_on_change and changes:
+        sys.exit(EXIT_CHANGED)
+
+
+def _print_changes(fmt, diff, rev, revision):
+    from .compare import change_json, change_lines
+    changes = diff.changes()
+    if fmt == "jsonl":
+        for change in changes:
+            click.echo(change_json(change))
+        return changes
+    console = report.wide_console()
+    current = None
+    for change in changes:
+        alert = change[2] or change[1]
+        if alert["detection"] != current:
+            current = alert["detection"]
+            console.rule(report.markup_safe(current))
+        for line in change_lines(change):
+            console.print(report.plain(line), highlight=False, markup=False, soft_wrap=True)
+    if not changes:
+        console.print(report.markup_safe("no alert differs from %s" % rev), highlight=False)
+    return changes
 
 
 def _overrides(dets, threshold, window):
@@ -132,24 +202,34 @@ class _progress(object):
         self.status.stop()
 
 
-def _summary(err, job, seconds):
+def _summary(err, job, seconds, alerts):
     stats = job.stats()
+    say = lambda text: err.print(report.markup_safe(text), highlight=False, soft_wrap=True)
     n = stats.get("records read", 0)
-    err.print("records read: %s in %.1fs (%.0f records/s), files: %s"
-              % (format(n, ","), seconds, n / max(seconds, 1e-9), stats.get("files", 0)), highlight=False)
+    say("records read: %s in %.1fs (%.0f records/s), files: %s"
+        % (format(n, ","), seconds, n / max(seconds, 1e-9), stats.get("files", 0)))
+    say("validated: %s; not validated: %s (no detection reads their eventSource, so none can alert on them)"
+        % (format(stats.get("validated", 0), ","), format(stats.get("not validated", 0), ",")))
     skipped = sum(job.skipped.values())
-    err.print("skipped: %d" % skipped + ("" if not skipped else " (%s)" % ", ".join(
-        "%s: %d" % kv for kv in sorted(job.skipped.items()))), highlight=False)
+    say("skipped: %d" % skipped + ("" if not skipped else " (%s)" % ", ".join(
+        "%s: %d" % kv for kv in sorted(job.skipped.items()))))
+    platform_skips = job.platform_skips()
+    if platform_skips:
+        say("accepted but not usable by a platform: %s" % ", ".join(
+            "%s %s: %d" % (p, k, v) for (p, k), v in sorted(platform_skips.items())))
+    ordering = ", ".join("%s %s" % (k[len("ordered "):], format(v, ",")) for k, v in stats.items()
+                         if k.startswith("ordered "))
+    if ordering:
+        say("correlation ordering: %s" % ordering)
+    if job.unplaced():
+        say("not placed in order (not evaluated by any correlation): %d, first at %s (%s)" % (
+            job.unplaced(), ", ".join(job.sorter.unplaced_locations), job.sorter.error))
     for key, value in stats.items():
-        if key not in ("records read", "files"):
-            err.print("%s: %s" % (key, value), highlight=False)
-    by = {}
-    for (platform, det), count in sorted(job.alerts.items()):
-        by.setdefault(platform, []).append("%s %d" % (det, count))
-    if not by:
-        err.print("alerts: none", highlight=False)
-    for platform, items in by.items():
-        err.print("alerts (%s): %s" % (platform, ", ".join(items)), highlight=False)
+        if key in ("records read", "files", "validated", "not validated") or key.startswith("ordered "):
+            continue
+        say("%s: %s" % (key, value))
+    for line in alerts.lines():
+        say(line)
 
 
 # -- test -----------------------------------------------------------------------------------------
@@ -215,6 +295,7 @@ def _mount_platform_commands():
     """Commands that live with their platform code."""
     from .containers.cli import docker
     from .elastic.deploy import deploy_elastic
+    from .elastic.status import status
 
     @main.group()
     def deploy():
@@ -224,6 +305,7 @@ def _mount_platform_commands():
     from .versions import version_cli
     main.add_command(version_cli, "version")
     main.add_command(docker, "docker")
+    main.add_command(status, "status")
 
 
 _mount_platform_commands()

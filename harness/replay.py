@@ -3,44 +3,118 @@
 One reader, then each platform's artefact evaluated in process: the Splunk path is the saved
 search's base search (over the aws:cloudtrail field view) followed by the engine, exactly the code
 the ``awssignin`` search command runs; the Elastic path is the Kibana rule over the ECS document.
-A record the engine cannot read (wrong types, bad eventTime) is skipped for every platform, once,
-with its reason and location.
+
+One record, one verdict. Before any platform sees a record, replay decides whether it is usable:
+its ``eventSource`` must be a string (every record: the platforms route on it), and a record whose
+eventSource some detection reads must give a sign-in view (``normalize.from_cloudtrail``: the
+types and values of every field a detection or mapping reads, a time the engine can write back).
+A record that fails is skipped once, for every platform, with its reason and location; the others
+are not validated (no detection can alert on them) and the summary says how many. If a platform
+still cannot use an accepted record (its own mapping refuses it), that is a per-platform skip,
+counted with its reason, and fails ``--strict``.
+
+Order. Per-event detections need no order: their records go to the platforms as they are read.
+Correlations get their candidates (records that pass one of their predicates) through
+``ordering.OrderedSpill`` and are fed the same merged order on both platforms once the input has
+been read, so their alerts do not depend on the input's order and no record is late (the
+processors' own reordering is off: the engine with ``reorder=False``, the Kibana simulation a
+second behind the input, which is ordered).
 """
 
 from collections import Counter
 
-from awssignin.engine import event_sources
-from awssignin.normalize import BadRecord, from_cloudtrail
+from awssignin.engine import Detection as EngineDetection
+from awssignin.engine import union_of_sources
+from awssignin.normalize import BadRecord, from_cloudtrail, kind_of
 
+from .ordering import SPILL_AT, OrderedSpill
 from .reader import Reader, Skip
 
 DEFAULT_MAX_LATENESS = 3600
+# seconds the Kibana simulation stays behind the newest record it was fed: the records come in
+# order, so any positive value keeps a run from executing before a record of its own second
+ORDERED_SLACK = 1
+# seconds of event time the per-event Splunk lane remembers an eventID (as the Elastic runner's
+# dedup pipeline does, harness/elastic/runner.py DEDUP_HORIZON)
+EVENT_DEDUP_HORIZON = 3600
+# what the processors count when they cannot use a record replay accepted
+PLATFORM_SKIP_KEYS = ("no field view", "unmappable")
+# processor counters that count a record once per lane (a record may reach two): not summed
+LANE_COUNTERS = ("records",)
 
 
-def platform_processor(platform, layout, detections, overrides, max_lateness):
+def is_per_event(detection):
+    return detection.data["logic"]["type"] == "event"
+
+
+def platform_processor(platform, layout, detections, overrides, ordered):
+    """``ordered``: the records come sorted (correlations); else as read (per-event detections)."""
+    ids = set(d.id for d in detections)
+    overrides = dict((k, v) for k, v in (overrides or {}).items() if k in ids) or None
     if platform == "splunk":
         from .splunk.inprocess import SplunkInProcess
-        return SplunkInProcess(layout, detections, overrides, max_lateness)
+        return SplunkInProcess(layout, detections, overrides,
+                               ORDERED_SLACK if ordered else EVENT_DEDUP_HORIZON, reorder=False)
     if platform == "elastic":
         from .elastic.runner import ElasticRules
-        return ElasticRules(detections, overrides, max_lateness)
+        return ElasticRules(detections, overrides, ORDERED_SLACK)
     raise ValueError("unknown platform %r" % platform)
 
 
+class _Lane(object):
+    __slots__ = ("variant", "platform", "processor")
+
+    def __init__(self, variant, platform, processor):
+        self.variant = variant
+        self.platform = platform
+        self.processor = processor
+
+
 class Replay(object):
-    """Feeds every record of ``paths`` to each platform; ``on_alert`` gets alerts as they close."""
+    """Feeds every record of ``paths`` to each platform; ``on_alert(alert, variant)`` gets alerts as
+    they close (``variant`` None for the working tree's detections).
+
+    ``variants``: other sets of detections to run over the same records in the same pass, as
+    ``[(name, layout, detections)]`` (``--compare``). ``max_lateness``: seconds a correlation
+    candidate stays in memory behind the newest one before it is written to disk (it never changes
+    the alerts); ``spill_at``: candidates held in memory per buffer (see ordering.py).
+    """
 
     def __init__(self, layout, detections, platforms, overrides=None, max_lateness=DEFAULT_MAX_LATENESS,
-                 on_alert=None, on_skip=None, stdin=None):
-        self.processors = [(p, platform_processor(p, layout, detections, overrides, max_lateness)) for p in platforms]
+                 on_alert=None, on_skip=None, stdin=None, variants=(), spill_at=SPILL_AT, spill_dir=None,
+                 tuning=None):
         self.on_alert = on_alert
         self.on_skip = on_skip
         self.stdin = stdin
-        self.alerts = Counter()
+        self.max_lateness = max_lateness
+        self.spill_at = spill_at
+        self.spill_dir = spill_dir
+        self.alerts = Counter()        # (platform, detection) -> alerts, working tree only
         self.skipped = Counter()
+        self.counts = Counter()
         self.reader = None
-        # eventSource values some platform may care about: only those records are validated
-        self.validated_sources = event_sources([d.engine_spec() for d in detections])
+        self.sorter = None
+        self.event_lanes = []
+        self.ordered_lanes = []
+        every = []
+        matchers = []
+        make = platform_processor
+        if tuning is not None:   # the site tuning file (harness/tuning/apply.py) in front of each processor
+            from .tuning.apply import replay_processor_factory
+            make = replay_processor_factory(tuning, platform_processor)
+        for name, lay, dets in [(None, layout, detections)] + list(variants):
+            events = [d for d in dets if is_per_event(d)]
+            others = [d for d in dets if not is_per_event(d)]
+            every.extend(dets)
+            for platform in platforms:
+                if events:
+                    self.event_lanes.append(_Lane(name, platform, make(platform, lay, events, overrides, False)))
+                if others:
+                    self.ordered_lanes.append(_Lane(name, platform, make(platform, lay, others, overrides, True)))
+            matchers.extend(EngineDetection(d.engine_spec()).match for d in others)
+        self.matchers = matchers
+        # eventSource values some detection reads: only those records are validated
+        self.validated_sources = union_of_sources(EngineDetection(d.engine_spec()).event_sources for d in every)
 
     def _skip(self, skip):
         self.skipped[skip.reason] += 1
@@ -49,50 +123,104 @@ class Replay(object):
 
     def run(self, paths, progress=None):
         reader = self.reader = Reader(paths, on_skip=self._skip, stdin=self.stdin)
-        sources = self.validated_sources
-        emit = self._emit
-        processors = [p for _, p in self.processors]
-        n = 0
-        for record, location in reader:
-            n += 1
-            if progress is not None and n % 20000 == 0:
-                progress(reader)
-            view = None
-            if sources is None or record.get("eventSource") in sources:
-                try:
-                    view = from_cloudtrail(record)
-                except BadRecord as err:
-                    self._skip_bad(err, location)
-                    continue
-            for proc in processors:
-                alerts = proc.feed_record(record, view)
-                if alerts:
-                    emit(alerts)
-        for proc in processors:
-            emit(proc.finish())
+        sorter = self.sorter = OrderedSpill(self.max_lateness, self.spill_at, self.spill_dir)
+        try:
+            self._read(reader, sorter, progress)
+            for lane in self.event_lanes:
+                self._emit(lane, lane.processor.finish())
+            lanes = self.ordered_lanes
+            for entry in sorter.sorted():
+                record, view = entry[3], entry[4]
+                for lane in lanes:
+                    alerts = lane.processor.feed_record(record, view)
+                    if alerts:
+                        self._emit(lane, alerts)
+            for lane in lanes:
+                self._emit(lane, lane.processor.finish())
+        finally:
+            sorter.close()
         if progress is not None:
             progress(reader)
         return self
 
-    def _skip_bad(self, err, location):
-        self._skip(Skip("bad field %s" % err.field, location, err.message))
+    def _read(self, reader, sorter, progress):
+        sources = self.validated_sources
+        event_lanes = self.event_lanes
+        matchers = self.matchers if self.ordered_lanes else ()
+        counts = self.counts
+        emit = self._emit
+        serial = 0
+        for record, location in reader:
+            serial += 1
+            if progress is not None and serial % 20000 == 0:
+                progress(reader)
+            source = record.get("eventSource")
+            if source is not None and source.__class__ is not str:
+                self._skip(Skip("bad field eventSource", location, "expected a string, got %s" % kind_of(source)))
+                continue
+            if sources is not None and source not in sources:
+                counts["not validated"] += 1
+                continue
+            try:
+                view = from_cloudtrail(record)
+            except BadRecord as err:
+                self._skip(Skip("bad field %s" % err.field, location, err.message))
+                continue
+            counts["validated"] += 1
+            for lane in event_lanes:
+                alerts = lane.processor.feed_record(record, view)
+                if alerts:
+                    emit(lane, alerts)
+            for match in matchers:
+                if match(view):
+                    sorter.add((view["event_time"], view["event_id"], serial, record, view, location))
+                    break
 
-    def _emit(self, alerts):
+    def _emit(self, lane, alerts):
         for alert in alerts:
-            self.alerts[(alert["platform"], alert["detection"])] += 1
+            if lane.variant is None:
+                self.alerts[(alert["platform"], alert["detection"])] += 1
             if self.on_alert is not None:
-                self.on_alert(alert)
+                self.on_alert(alert, lane.variant)
+
+    # -- what the summary reports ------------------------------------------------------------
+    def _platform_stats(self, variant=None):
+        out = {}
+        for lane in self.event_lanes + self.ordered_lanes:
+            if lane.variant != variant:
+                continue
+            for key, value in getattr(lane.processor, "stats", {}).items():
+                if value and key not in LANE_COUNTERS:
+                    out[(lane.platform, key)] = out.get((lane.platform, key), 0) + value
+        return out
+
+    def platform_skips(self):
+        """{(platform, reason): count} of records replay accepted that a platform could not use."""
+        return dict(((p, k), v) for (p, k), v in self._platform_stats().items()
+                    if any(k.startswith(s) for s in PLATFORM_SKIP_KEYS))
 
     def late(self):
-        """Records that arrived after --max-lateness and could not be used, summed over platforms."""
-        return sum(getattr(proc, "stats", {}).get("late", 0) for _, proc in self.processors)
+        """Records a platform still found out of order (none, when ordering works), over platforms."""
+        return sum(v for (_, k), v in self._platform_stats().items() if k == "late")
+
+    def unplaced(self):
+        """Correlation candidates that could not be written to disk for sorting."""
+        return self.sorter.stats["unplaced"] if self.sorter else 0
+
+    def not_read(self):
+        """Everything ``--strict`` counts: skipped, unplaced, late, and per-platform skips."""
+        return (sum(self.skipped.values()) + self.unplaced() + self.late()
+                + sum(self.platform_skips().values()))
 
     def stats(self):
-        """Counts for the summary: records, skips by reason, per-platform engine counters."""
+        """Counts for the summary: records, files, validation, ordering, per-platform counters."""
         out = {"records read": self.reader.stats["records"] if self.reader else 0,
-               "files": self.reader.stats["files"] if self.reader else 0}
-        for platform, proc in self.processors:
-            for key, value in sorted(getattr(proc, "stats", {}).items()):
-                if value:
-                    out["%s %s" % (platform, key)] = value
+               "files": self.reader.stats["files"] if self.reader else 0,
+               "validated": self.counts["validated"],
+               "not validated": self.counts["not validated"]}
+        if self.sorter is not None:
+            for key, value in self.sorter.stats.items():
+                out["ordered %s" % key] = value
+        for (platform, key), value in sorted(self._platform_stats().items()):
+            out["%s %s" % (platform, key)] = value
         return out

@@ -1,9 +1,34 @@
 """Tables the CLI prints: test outcomes (local and live) and replay alerts."""
 
+import re
+
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from . import alerts as alert_schema
+
+# C0 and C1 control characters, DEL, and lone surrogates (which no encoder writes): shown as
+# escapes, so record content never moves the cursor, recolours the terminal or crashes the output
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+# alerts per table: the table is printed in batches as alerts close, never held whole
+ALERT_BATCH = 50
+
+
+def _escaped(match):
+    code = ord(match.group())
+    return "\\x%02x" % code if code < 0x100 else "\\u%04x" % code
+
+
+def plain(value):
+    """Record content as inert text: control characters and lone surrogates escaped."""
+    return _UNSAFE.sub(_escaped, "%s" % (value,))
+
+
+def markup_safe(value):
+    """Record content for a string that is printed with markup on: ``plain`` and markup-escaped."""
+    return escape(plain(value))
 
 
 def wide_console():
@@ -55,10 +80,47 @@ def outcome_table(console, outcomes, verbose):
 
 
 def alert_table(console, alerts):
-    table = Table(title="%d alert%s" % (len(alerts), "" if len(alerts) == 1 else "s"), show_lines=False)
-    for col in ("platform", "detection", "severity", "first seen", "last seen", "group", "count"):
-        table.add_column(col, overflow="fold")
+    """All of ``alerts`` as tables of ALERT_BATCH rows, in alert order."""
+    table = AlertTable(console)
     for a in sorted(alerts, key=alert_schema.sort_key):
-        table.add_row(a["platform"], a["detection"], a["severity"], a["first_seen"], a["last_seen"],
-                      alert_schema.group_text(a["group"]), str(a["count"]))
-    console.print(table)
+        table.add(a)
+    table.close()
+
+
+class AlertTable(object):
+    """Alerts printed as they close, ALERT_BATCH rows per table: memory holds one batch. Every
+    cell is a ``Text`` of ``plain`` content, so no record value is read as markup."""
+
+    COLUMNS = ("platform", "detection", "severity", "first seen", "last seen", "group", "count")
+
+    def __init__(self, console, batch=ALERT_BATCH):
+        self.console = console
+        self.batch = batch
+        self.rows = []
+        self.printed = 0
+
+    def add(self, a):
+        self.rows.append([Text(plain(v)) for v in (
+            a["platform"], a["detection"], a["severity"], a["first_seen"], a["last_seen"],
+            alert_schema.group_text(a["group"]), a["count"])])
+        if len(self.rows) >= self.batch:
+            self.flush()
+
+    def flush(self):
+        if not self.rows:
+            return
+        first = self.printed + 1
+        self.printed += len(self.rows)
+        title = "alert %d" % first if first == self.printed else "alerts %d-%d" % (first, self.printed)
+        table = Table(title=title, show_lines=False)
+        for col in self.COLUMNS:
+            table.add_column(col, overflow="fold")
+        for row in self.rows:
+            table.add_row(*row)
+        self.rows = []
+        self.console.print(table)
+
+    def close(self):
+        self.flush()
+        if not self.printed:
+            self.console.print("no alerts", highlight=False)
