@@ -193,10 +193,13 @@ def splunk_description(detection, text):
 
     savedsearches.conf has no version setting (its spec: ``description`` is the "human-readable
     description of this saved search"; other keys are scheduling, alerting and ``action.<name>.*``
-    parameters of alert actions; ``action.correlationsearch.*`` are Enterprise Security's). The
-    description is the one free-text setting Splunk Web's "Searches, reports, and alerts" page and
-    the REST API ``saved/searches`` show, so the version goes there, in a fixed parseable form
-    (``parse_splunk_description``), and not in a conf comment, which neither shows.
+    parameters of alert actions; ``action.correlationsearch.*`` are Enterprise Security's; an
+    unknown key is invalid to btool). The description is the spec's one free-text, human-readable
+    setting, and like every setting it comes back from the REST endpoint ``saved/searches`` (the
+    entity content splunklib's ``client.SavedSearch`` reads), so a user or ``awssignin status`` can
+    read the version off an installed alert; a conf comment would be visible only in the file. The
+    form is fixed so ``parse_splunk_description`` can read it back. (Not checked against a live
+    Splunk here.)
     """
     if _pinned(detection):
         return text
