@@ -193,8 +193,8 @@ def splunk_description(detection, text):
 
     savedsearches.conf has no version setting (its spec: ``description`` is the "human-readable
     description of this saved search"; other keys are scheduling, alerting and ``action.<name>.*``
-    parameters of alert actions; ``action.correlationsearch.*`` are Enterprise Security's; an
-    unknown key is invalid to btool). The description is the spec's one free-text, human-readable
+    parameters of alert actions; ``action.correlationsearch.*`` are Enterprise Security's; ``btool check``
+    validates attribute names against the specs: ksconf.readthedocs.io cmd_check.html). The description is the spec's one free-text, human-readable
     setting, and like every setting it comes back from the REST endpoint ``saved/searches`` (the
     entity content splunklib's ``client.SavedSearch`` reads), so a user or ``awssignin status`` can
     read the version off an installed alert; a conf comment would be visible only in the file. The
