@@ -191,15 +191,15 @@ def version_of(detection):
 def splunk_description(detection, text):
     """The saved search's description with its version annotation appended.
 
-    savedsearches.conf has no version setting (its spec: ``description`` is the "human-readable
-    description of this saved search"; other keys are scheduling, alerting and ``action.<name>.*``
-    parameters of alert actions; ``action.correlationsearch.*`` are Enterprise Security's; ``btool check``
-    validates attribute names against the specs: ksconf.readthedocs.io cmd_check.html). The description is the spec's one free-text, human-readable
-    setting, and like every setting it comes back from the REST endpoint ``saved/searches`` (the
-    entity content splunklib's ``client.SavedSearch`` reads), so a user or ``awssignin status`` can
-    read the version off an installed alert; a conf comment would be visible only in the file. The
-    form is fixed so ``parse_splunk_description`` can read it back. (Not checked against a live
-    Splunk here.)
+    savedsearches.conf has no version setting. Its spec (Splunk's README/savedsearches.conf.spec)
+    lists scheduling, alerting and display settings, ``action.<name>.*`` parameters of alert actions
+    (``action.correlationsearch.*`` are Enterprise Security's), and ``description``, the "human-
+    readable description of this saved search"; ``btool check`` validates attribute names against
+    the specs (ksconf.readthedocs.io, cmd_check.html), so an invented key is not an option. Like every
+    setting, the description comes back from the REST endpoint ``saved/searches`` (the entity content
+    splunklib's ``client.SavedSearch`` reads), so a user or ``awssignin status`` can read the version
+    off an installed alert; a conf comment would be visible only in the file. The form is fixed so
+    ``parse_splunk_description`` can read it back. (Not checked against a live Splunk here.)
     """
     if _pinned(detection):
         return text
