@@ -55,8 +55,9 @@ EXIT_CHANGED = 4
               help="Also run the detections of git revision REV (with this working tree's engine) over the "
                    "same records and print the alerts that appear, disappear or change, instead of the alerts.")
 @click.option("--fail-on-change", is_flag=True, help="With --compare: exit 4 when any alert differs.")
+@click.option("--tuning", "tuning_file", type=click.Path(exists=True, dir_okay=False), help="Apply this site tuning file the way each platform applies it.")
 def replay(paths, fmt, detection_ids, platform, strict, max_lateness, threshold, window, show_skips,
-           compare_rev, fail_on_change):
+           compare_rev, fail_on_change, tuning_file):
     """Run the detections over CloudTrail logs: files, directories, .gz, NDJSON, or - for stdin.
 
     Exit status: 0 done; 1 an error; 2 a usage error; 3 with --strict, some record was not read
@@ -75,6 +76,7 @@ def replay(paths, fmt, detection_ids, platform, strict, max_lateness, threshold,
     layout = _layout()
     ids = _ids(detection_ids)
     dets = _detections(layout, ids)
+    tuning = _tuning(tuning_file, dets)
     err = Console(stderr=True)
     overrides = _overrides(dets, threshold, window)
     summary = AlertSummary()
@@ -90,11 +92,9 @@ def replay(paths, fmt, detection_ids, platform, strict, max_lateness, threshold,
             raise click.ClickException("--compare %s: %s" % (compare_rev, e))
         diff = AlertDiff()
 
-    def on_alert(alert, variant):
+    def on_alert(alert):
         if diff is not None:
-            diff.add(alert, "before" if variant else "after")
-            if variant:
-                return
+            diff.add(alert, "after")
         summary.add(alert)
         if diff is not None:
             return
@@ -113,7 +113,8 @@ def replay(paths, fmt, detection_ids, platform, strict, max_lateness, threshold,
     variants = [(compare_rev, revision.layout, revision.detections)] if revision else []
     try:
         job = Replay(layout, dets, _platforms(platform), overrides, lateness, on_alert, on_skip,
-                     variants=variants).run(list(paths), progress=progress)
+                     variants=variants, tuning=tuning,
+                     on_variant_alert=lambda _, alert: diff.add(alert, "before")).run(list(paths), progress=progress)
     except ValueError as e:
         raise click.ClickException(str(e))
     finally:
@@ -156,6 +157,13 @@ def _print_changes(fmt, diff, rev, revision):
     if not changes:
         console.print(report.markup_safe("no alert differs from %s" % rev), highlight=False)
     return changes
+
+
+def _tuning(path, dets):
+    if not path:
+        return None
+    from .tuning.cli import load_or_fail
+    return load_or_fail(path, dets)
 
 
 def _overrides(dets, threshold, window):
@@ -238,7 +246,8 @@ def _summary(err, job, seconds, alerts):
 @click.option("--platform", type=click.Choice(PLATFORM_CHOICES), default="all", show_default=True)
 @click.option("--junit", type=click.Path(dir_okay=False, writable=True), help="Also write a JUnit XML report.")
 @click.option("-v", "--verbose", is_flag=True, help="Show the alerts of passing tests too.")
-def test_cmd(ids, platform, junit, verbose):
+@click.option("--tuning", "tuning_file", type=click.Path(exists=True, dir_okay=False), help="Also run every test with this site tuning file and show what it removes.")
+def test_cmd(ids, platform, junit, verbose, tuning_file):
     """Run every detection's tests on each platform's local runner and print what fired where."""
     from .testing import run_tests, write_junit
 
@@ -246,8 +255,11 @@ def test_cmd(ids, platform, junit, verbose):
     dets = _detections(layout, list(ids))
     console = report.wide_console()
     start = time.perf_counter()
-    outcomes = run_tests(layout, dets, _platforms(platform))
+    from .tuning.cli import print_test_summary, test_tuning
+    tuned = test_tuning(layout, tuning_file, dets)
+    outcomes = run_tests(layout, dets, _platforms(platform), tuning=tuned)
     report.outcome_table(console, outcomes, verbose)
+    print_test_summary(console, tuned)
     if junit:
         write_junit(outcomes, junit)
     failed = [o for o in outcomes if o.status != "pass"]
@@ -306,6 +318,8 @@ def _mount_platform_commands():
     main.add_command(version_cli, "version")
     main.add_command(docker, "docker")
     main.add_command(status, "status")
+    from .tuning.cli import tune
+    main.add_command(tune, "tune")
 
 
 _mount_platform_commands()

@@ -71,19 +71,19 @@ class _Lane(object):
 
 
 class Replay(object):
-    """Feeds every record of ``paths`` to each platform; ``on_alert(alert, variant)`` gets alerts as
-    they close (``variant`` None for the working tree's detections).
+    """Feeds every record of ``paths`` to each platform; ``on_alert(alert)`` gets alerts as they close.
 
     ``variants``: other sets of detections to run over the same records in the same pass, as
-    ``[(name, layout, detections)]`` (``--compare``). ``max_lateness``: seconds a correlation
+    ``[(name, layout, detections)]`` (``--compare``); their alerts go to ``on_variant_alert(name, alert)``. ``max_lateness``: seconds a correlation
     candidate stays in memory behind the newest one before it is written to disk (it never changes
     the alerts); ``spill_at``: candidates held in memory per buffer (see ordering.py).
     """
 
     def __init__(self, layout, detections, platforms, overrides=None, max_lateness=DEFAULT_MAX_LATENESS,
                  on_alert=None, on_skip=None, stdin=None, variants=(), spill_at=SPILL_AT, spill_dir=None,
-                 tuning=None):
+                 tuning=None, on_variant_alert=None):
         self.on_alert = on_alert
+        self.on_variant_alert = on_variant_alert
         self.on_skip = on_skip
         self.stdin = stdin
         self.max_lateness = max_lateness
@@ -177,11 +177,15 @@ class Replay(object):
                     break
 
     def _emit(self, lane, alerts):
+        if lane.variant is not None:
+            if self.on_variant_alert is not None:
+                for alert in alerts:
+                    self.on_variant_alert(lane.variant, alert)
+            return
         for alert in alerts:
-            if lane.variant is None:
-                self.alerts[(alert["platform"], alert["detection"])] += 1
+            self.alerts[(alert["platform"], alert["detection"])] += 1
             if self.on_alert is not None:
-                self.on_alert(alert, lane.variant)
+                self.on_alert(alert)
 
     # -- what the summary reports ------------------------------------------------------------
     def _platform_stats(self, variant=None):
