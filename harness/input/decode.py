@@ -212,8 +212,10 @@ class Window(object):
             raise _Bad("not UTF-8", "byte %d" % self.byte_offset(bad), end)
         return value, end
 
-    def skip_value_text(self, limit=None):
+    def skip_value_text(self):
         """Move past a value that is not wanted (an unknown key's value); False if it is broken."""
+        if self.peek() is None:
+            return False
         try:
             _, end = self.decode()
         except _Bad:
