@@ -92,12 +92,15 @@ def planned(detections, platforms):
                     yield det, i, test, platform
 
 
-def run_tests(layout, detections, platforms=PLATFORMS, on_outcome=None, runners=None, redact=None, workers=None):
+def run_tests(layout, detections, platforms=PLATFORMS, on_outcome=None, runners=None, redact=None, workers=None,
+              tuning=None):
     """Run every planned test. ``runners`` ({platform: runner with .run(detection, records, params)})
     replaces the local runners (the Docker tier passes its live ones, run one test at a time);
     ``redact`` cleans error texts. The local runners run tests on ``workers`` threads (default: the
     CPU count), each thread with its own runners: the Splunk runner's time is the real command's
-    subprocess, which threads overlap. Outcomes come back, and ``on_outcome`` is called, in plan order."""
+    subprocess, which threads overlap. Outcomes come back, and ``on_outcome`` is called, in plan order.
+    ``tuning`` (harness.tuning.apply.TestTuning): each test also runs tuned, and it records what the
+    tuning removed; outcomes still judge the untuned run (the pack's own expectations)."""
     plan = list(planned(detections, platforms))
     shared = dict(runners) if runners is not None else None
     local = threading.local()
@@ -114,6 +117,14 @@ def run_tests(layout, detections, platforms=PLATFORMS, on_outcome=None, runners=
             mine[platform] = local_runner(platform, layout)
         return mine[platform]
 
+    def tuned_runner_for(platform):
+        mine = getattr(local, "tuned", None)
+        if mine is None:
+            mine = local.tuned = {}
+        if platform not in mine:
+            mine[platform] = tuning.runner(platform)
+        return mine[platform]
+
     def one(item):
         det, _, test, platform = item
         start = time.perf_counter()
@@ -121,6 +132,8 @@ def run_tests(layout, detections, platforms=PLATFORMS, on_outcome=None, runners=
         try:
             records = fixture_records(det, test, layout.fixtures)
             alerts = runner_for(platform).run(det, records, test.get("params"))
+            if tuning is not None:
+                tuning.run(platform, tuned_runner_for(platform), det, test, records, alerts)
             ok, message = compare(det, test, alerts, platform)
             return Outcome(det.id, test["name"], platform, "pass" if ok else "fail",
                            expected, alerts, message, time.perf_counter() - start)
