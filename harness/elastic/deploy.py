@@ -1,43 +1,65 @@
-"""``awssignin deploy elastic``: import the generated rules into Kibana, optionally enable them.
+"""``awssignin deploy elastic``: bring Kibana's rules to what the pack ships, keeping the user's state.
 
-One request does the work: ``POST <kibana>[/s/<space>]/api/detection_engine/rules/_import
-?overwrite=true``, multipart form field ``file`` (``rules.ndjson``), headers ``kbn-xsrf`` and
-``elastic-api-version: 2023-10-31``. Kibana answers HTTP 200 even when rules fail, so the body
-(``success``, ``success_count``, ``rules_count``, ``errors[{rule_id, error{status_code, message}}]``)
-decides the outcome, rule by rule. ``--enable`` then sends ``POST .../_bulk_action`` with
-``{"action": "enable", "query": "alert.attributes.params.ruleId: (...)"}`` for the imported rules
-(the query form selects by the stable rule_id, so no saved-object ids need looking up; Kibana
-answers 500 with the same body shape when some rules fail).
+A deploy to one Kibana (or each target of ``--targets FILE``, harness/elastic/targets.py):
+
+1. reads the target: ``GET <kibana>[/s/<space>]/api/detection_engine/rules/_find`` with
+   ``filter=alert.attributes.params.ruleId: ("<id>" OR ...)`` for the pack's rule_ids, paged with
+   ``page`` / ``per_page`` (https://www.elastic.co/guide/en/security/current/rules-api-find.html; the
+   answer is ``{page, perPage, total, data}``). ``params`` of a rule saved object is a
+   ``flattened`` field (elastic/kibana x-pack/plugins/alerting/server/saved_objects/mappings.ts), so
+   ``params.ruleId`` is searchable; Kibana's own code and API tests select rules this way
+   (prebuilt_rule_objects_client.ts ``fetchInstalledRulesByIds``; the rules import FTR tests). A
+   second find, ``alert.attributes.params.author: "awssignin"``, finds the pack's rules that the
+   pack no longer ships;
+2. plans each rule (harness/elastic/deploy_plan.py, which also says why PATCH and not PUT or
+   ``_import``): new rules are created (``POST .../rules``, disabled unless ``--enable``; Kibana
+   enables a created rule when ``enabled`` is absent, so it is always sent), changed ones are
+   patched with the pack-owned fields only, so ``enabled``, ``exceptions_list``, ``actions``,
+   ``throttle`` and every field the user set that the pack does not own stay as they are;
+3. sends one request per rule; a refusal of one rule is reported for that rule and does not stop
+   the others. Rules no longer in the pack are reported and kept, unless ``--prune``
+   (``DELETE .../rules?rule_id=``).
+
+``--dry-run`` reads the target and prints the plan as a diff per rule, sending nothing that
+changes it; with ``--check`` it exits 1 when the target differs from the pack (for CI).
 
 Credentials come only from the environment: ``KIBANA_API_KEY`` (sent as ``Authorization: ApiKey
-<key>``, the encoded key Kibana shows on creation) or ``KIBANA_USERNAME`` + ``KIBANA_PASSWORD``
-(basic auth). They are never printed and never accepted on the command line or in the URL. TLS is
-verified by default; ``--ca-cert`` trusts a private CA, ``--insecure`` (explicit) skips checks.
+<key>``) or ``KIBANA_USERNAME`` + ``KIBANA_PASSWORD`` (basic auth); a targets file names other
+variables. Every text from the server is scrubbed of them, read in bounded amounts, and the whole
+deploy to one target has a deadline (harness/elastic/kibana_api.py).
 
-Tested against a local HTTP(S) server that answers like Kibana's documented import and bulk-action
-APIs (tests/elastic/test_deploy.py); no real Kibana was reached in CI. The Docker tier imports into
-a real Kibana.
+Hook for tuning (exception lists): ``deploy_rules(..., tuning=fn)`` with
+``fn(client, dry_run) -> (links, errors)``. ``fn`` creates or updates the exception lists and
+items through ``client.request(...)`` (it must send nothing when ``dry_run``) and returns
+``links``, ``{rule_id: [{"id", "list_id", "namespace_type", "type"}, ...]}``, the lists each rule
+must reference, and ``errors``, lines to report. Deploy adds the missing references to each rule's
+``exceptions_list`` and never removes one the user linked.
+
+Tested against a stand-in Kibana written from the documented API (tests/elastic/kibana_standin.py)
+and hostile servers (tests/elastic/test_hostile_server.py); no real Kibana was reached in CI.
 """
 
 import json
 import os
 import re
 import sys
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List, Optional
 from urllib.parse import urlsplit
 
 import click
-import requests
-import requests.auth
 
-API_VERSION = "2023-10-31"
-IMPORT_PATH = "/api/detection_engine/rules/_import"
-BULK_ACTION_PATH = "/api/detection_engine/rules/_bulk_action"
-UPLOAD_NAME = "rules.ndjson"  # Kibana refuses files whose name does not end in .ndjson
-TIMEOUT = (10, 300)           # connect, read (an import of many rules can take a while)
+from . import deploy_plan as P
+from .kibana_api import (DEFAULT_DEADLINE, DeadlineExceeded, DeployError, KibanaClient, Scrubber, api_key_auth,
+                         basic_auth)
+
+RULES_PATH = "/api/detection_engine/rules"
+FIND_PATH = RULES_PATH + "/_find"
+PER_PAGE = 100                 # rules per _find page
+IDS_PER_FIND = 50              # rule_ids per filter, keeps the URL short
+MAX_PAGES = 1000
+PACK_AUTHOR = "awssignin"      # rules.py AUTHOR: how the pack's rules are found when the pack dropped them
 
 ENV_URL = "KIBANA_URL"
 ENV_API_KEY = "KIBANA_API_KEY"
@@ -46,44 +68,7 @@ ENV_PASSWORD = "KIBANA_PASSWORD"
 
 _SPACE_ID = re.compile(r"^[a-z0-9_-]+$")
 
-
-class DeployError(Exception):
-    """Deploying could not start or Kibana refused the request; the message is one line, no secrets."""
-
-
-@dataclass
-class RuleOutcome:
-    rule_id: str
-    name: str
-    imported: Optional[bool] = None   # None: not attempted (dry run)
-    enabled: Optional[bool] = None    # None: not requested
-    message: str = ""
-    type: str = ""
-    severity: str = ""
-
-    @property
-    def failed(self):
-        return self.imported is False or self.enabled is False
-
-
-@dataclass
-class DeployResult:
-    target: str                       # the Kibana URL (with space prefix), never credentials
-    rules: List[RuleOutcome]
-    dry_run: bool = False
-    enable: bool = False
-    auth: str = ""                    # which credentials were (or would be) used, by variable name
-    rules_count: Optional[int] = None
-    success_count: Optional[int] = None
-    other_errors: List[str] = field(default_factory=list)   # errors not tied to a rule of the file
-
-    @property
-    def failed(self):
-        return [r for r in self.rules if r.failed]
-
-    @property
-    def ok(self):
-        return not self.failed and not self.other_errors
+__all__ = ["DeployError", "deploy_rules", "read_rules", "kibana_base", "credentials", "deploy_elastic"]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -91,10 +76,10 @@ class DeployResult:
 # ----------------------------------------------------------------------------------------------
 
 def read_rules(path):
-    """(file bytes, [RuleOutcome]) for an import NDJSON file; raises DeployError naming the line.
+    """[rule dict] of an NDJSON rules file; raises DeployError naming the line.
 
-    Export trailers (``exported_count``), exception lists and connectors are sent as they are but
-    are not rules, so they get no row.
+    Export trailers (``exported_count``), exception lists and connectors are not rules and are
+    refused: this deploy sends rules one by one (tuning brings exception lists through its hook).
     """
     path = Path(path)
     try:
@@ -107,7 +92,7 @@ def read_rules(path):
         text = content.decode("utf-8")
     except UnicodeDecodeError as err:
         raise DeployError("%s is not UTF-8 text (%s)" % (path, err))
-    rules = []
+    rules, seen = [], {}
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
@@ -117,15 +102,21 @@ def read_rules(path):
             raise DeployError("%s:%d: not a JSON object (%s)" % (path, number, err))
         if not isinstance(obj, dict):
             raise DeployError("%s:%d: expected a JSON object, got %s" % (path, number, type(obj).__name__))
-        if "exported_count" in obj or "list_id" in obj or obj.get("type") == "action":
+        if "exported_count" in obj:
             continue
-        if not obj.get("rule_id"):
-            raise DeployError("%s:%d: a rule without rule_id (Kibana's import needs one)" % (path, number))
-        rules.append(RuleOutcome(rule_id=str(obj["rule_id"]), name=str(obj.get("name", "")),
-                                 type=str(obj.get("type", "")), severity=str(obj.get("severity", ""))))
+        if "list_id" in obj or obj.get("type") == "action":
+            raise DeployError("%s:%d: exception lists and connectors are not deployed from the rules file"
+                              % (path, number))
+        rid = obj.get("rule_id")
+        if not isinstance(rid, str) or not rid:
+            raise DeployError("%s:%d: a rule without rule_id (a deploy matches rules on it)" % (path, number))
+        if rid in seen:
+            raise DeployError("%s:%d: rule_id %s is also on line %d" % (path, number, rid, seen[rid]))
+        seen[rid] = number
+        rules.append(obj)
     if not rules:
         raise DeployError("%s holds no rules" % path)
-    return content, rules
+    return rules
 
 
 def kibana_base(kibana_url, space=None):
@@ -149,322 +140,391 @@ def kibana_base(kibana_url, space=None):
     return base
 
 
-class _ApiKeyAuth(requests.auth.AuthBase):
-    """``Authorization: ApiKey <key>``; as an auth object it also keeps requests from using ~/.netrc."""
+def credentials(environ=None, api_key_env=None, username_env=None, password_env=None):
+    """(description, requests auth, secrets) from the environment; DeployError if none is set.
 
-    def __init__(self, key):
-        self.key = key
-
-    def __call__(self, request):
-        request.headers["Authorization"] = "ApiKey " + self.key
-        return request
-
-
-def credentials(environ=None):
-    """(description, requests auth, secrets) from the environment; DeployError if none is set."""
+    The ``*_env`` arguments name the variables (a targets file's); by default KIBANA_API_KEY, or
+    KIBANA_USERNAME and KIBANA_PASSWORD.
+    """
     env = os.environ if environ is None else environ
-    api_key = env.get(ENV_API_KEY, "").strip()
+    named = api_key_env or username_env
+    key_var = api_key_env or (None if named else ENV_API_KEY)
+    user_var, password_var = (username_env, password_env) if username_env else (
+        (None, None) if named else (ENV_USERNAME, ENV_PASSWORD))
+    api_key = env.get(key_var, "").strip() if key_var else ""
     if api_key:
-        return ("API key from %s" % ENV_API_KEY, _ApiKeyAuth(api_key), [api_key])
-    user, password = env.get(ENV_USERNAME, ""), env.get(ENV_PASSWORD, "")
+        auth, secrets = api_key_auth(api_key)
+        return ("API key from %s" % key_var, auth, secrets)
+    user = env.get(user_var, "") if user_var else ""
+    password = env.get(password_var, "") if password_var else ""
     if user and password:
-        return ("basic auth from %s/%s" % (ENV_USERNAME, ENV_PASSWORD),
-                requests.auth.HTTPBasicAuth(user, password), [password])
+        auth, secrets = basic_auth(user, password)
+        return ("basic auth from %s/%s" % (user_var, password_var), auth, secrets)
     if user or password:
-        missing = ENV_PASSWORD if user else ENV_USERNAME
-        raise DeployError("%s is not set (basic auth needs both %s and %s)" % (missing, ENV_USERNAME, ENV_PASSWORD))
+        missing = password_var if user else user_var
+        raise DeployError("%s is not set (basic auth needs both %s and %s)" % (missing, user_var, password_var))
+    if api_key_env:
+        raise DeployError("%s is not set (it should hold an encoded API key)" % api_key_env)
+    if username_env:
+        raise DeployError("%s and %s are not set" % (username_env, password_env))
     raise DeployError("no Kibana credentials: set %s (an encoded API key), or %s and %s"
                       % (ENV_API_KEY, ENV_USERNAME, ENV_PASSWORD))
 
 
-def _describe_auth(environ=None):
-    try:
-        return credentials(environ)[0]
-    except DeployError as err:
-        return "none usable (%s)" % err
-
-
 # ----------------------------------------------------------------------------------------------
-# HTTP
+# Reading the target
 # ----------------------------------------------------------------------------------------------
 
-def _scrub(text, secrets):
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
+def kql_string(value):
+    return '"%s"' % value.replace("\\", "\\\\").replace('"', '\\"')
 
 
-def _one_line(text, limit=300):
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+def rule_id_filter(rule_ids):
+    """KQL over rule saved objects selecting exactly these rule_ids."""
+    return "alert.attributes.params.ruleId: (%s)" % " OR ".join(kql_string(r) for r in rule_ids)
 
 
-def _kibana_message(response):
-    try:
-        body = response.json()
-    except ValueError:
-        return _one_line(response.text) if response.text else ""
-    if isinstance(body, dict):
-        return _one_line(body.get("message") or body.get("error") or "")
-    return ""
+def author_filter(author=PACK_AUTHOR):
+    return "alert.attributes.params.author: %s" % kql_string(author)
 
 
-def _connection_reason(err):
-    text = str(err)
-    if "refused" in text.lower():
-        return "connection refused"
-    if re.search(r"Name or service not known|nodename nor servname|getaddrinfo failed|Failed to resolve|"
-                 r"Temporary failure in name resolution", text):
-        return "the host name does not resolve"
-    if "timed out" in text.lower():
-        return "the connection timed out"
-    return "connection failed"
+def find_rules(client, kql, what, space=None, auth_text=""):
+    """Every rule ``_find`` returns for ``kql``, all pages; DeployError when Kibana refuses."""
+    found, page, total = [], 1, None
+    while page <= MAX_PAGES:
+        answer = client.request("GET", FIND_PATH, what,
+                                params={"filter": kql, "page": page, "per_page": PER_PAGE})
+        if not answer.ok:
+            raise DeployError(client.refusal(answer, what, space, auth_text))
+        body = client.json_object(answer, what)
+        data = body.get("data")
+        if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+            raise DeployError("%s: Kibana's answer has no list of rules (`data`)" % what)
+        if total is None:
+            total = body.get("total") if isinstance(body.get("total"), int) else None
+        found.extend(data)
+        if not data or total is None or page * PER_PAGE >= total:
+            break
+        page += 1
+    return found
 
 
-def _tls_reason(err):
-    match = re.search(r"certificate verify failed: ([^()'\"\]]+)", str(err))
-    if match:
-        return "certificate verify failed: " + match.group(1).strip()
-    return "TLS handshake failed"
-
-
-def _post(session, url, what, secrets, verify, **kwargs):
-    """POST and return the response; transport failures become one-line DeployErrors."""
-    origin = "%s://%s" % (urlsplit(url).scheme, urlsplit(url).netloc)
-    try:
-        with warnings.catch_warnings():
-            # --insecure already printed its own warning; urllib3 would repeat it per request
-            warnings.simplefilter("ignore")
-            return session.post(url, verify=verify, timeout=TIMEOUT, allow_redirects=False, **kwargs)
-    except requests.exceptions.SSLError as err:
-        raise DeployError(_scrub("%s: TLS verification of %s failed (%s); use --ca-cert FILE for a private CA, "
-                                 "or --insecure to skip verification" % (what, origin, _tls_reason(err)), secrets))
-    except requests.exceptions.Timeout:
-        raise DeployError("%s: Kibana at %s did not answer within %d s" % (what, origin, TIMEOUT[1]))
-    except requests.exceptions.ConnectionError as err:
-        raise DeployError("%s: cannot connect to Kibana at %s: %s" % (what, origin, _connection_reason(err)))
-    except requests.exceptions.RequestException as err:
-        raise DeployError(_scrub("%s: request to %s failed: %s" % (what, origin, _one_line(err)), secrets))
-
-
-def _check_status(response, what, space, auth, secrets, accept=(200,)):
-    status = response.status_code
-    if status in accept:
-        return
-    message = _kibana_message(response)
-    detail = (": " + message) if message else ""
-    if 300 <= status < 400:
-        text = "%s: Kibana answered HTTP %d, a redirect to %s; use that address as --kibana-url" % (
-            what, status, response.headers.get("Location", "(no Location)"))
-    elif status == 401:
-        text = "%s: Kibana rejected the credentials (HTTP 401, %s)%s" % (what, auth, detail)
-    elif status == 403:
-        text = ("%s: HTTP 403, the user may not manage detection rules%s (needs Security > Rules and "
-                "Exceptions: All)%s" % (what, " in space %r" % space if space else "", detail))
-    elif status == 404 and space:
-        text = "%s: HTTP 404 in space %r: does the space exist?%s" % (what, space, detail)
-    elif status == 404:
-        text = "%s: HTTP 404: is --kibana-url a Kibana with Elastic Security (and its base path, if any)?%s" % (
-            what, detail)
-    elif status >= 500:
-        text = "%s: Kibana failed with HTTP %d%s" % (what, status, detail)
-    else:
-        text = "%s: Kibana refused the request with HTTP %d%s" % (what, status, detail)
-    raise DeployError(_scrub(text, secrets))
-
-
-def _json_body(response, what, secrets):
-    try:
-        body = response.json()
-    except ValueError:
-        raise DeployError(_scrub("%s: Kibana's answer is not JSON: %s" % (what, _one_line(response.text, 120)), secrets))
-    if not isinstance(body, dict):
-        raise DeployError("%s: Kibana's answer is not a JSON object" % what)
-    return body
-
-
-def _error_text(error):
-    if not isinstance(error, dict):
-        return _one_line(error)
-    inner = error.get("error") if isinstance(error.get("error"), dict) else error
-    code = inner.get("status_code")
-    message = _one_line(inner.get("message", "")) or "no message"
-    return "%s: %s" % (code, message) if code is not None else message
-
-
-def _apply_import(result, body):
-    """Fill ``result`` from an import response body (HTTP 200, successes and failures alike)."""
-    result.rules_count = body.get("rules_count")
-    result.success_count = body.get("success_count")
-    by_id = {r.rule_id: r for r in result.rules}
-    failed = set()
-    for error in body.get("errors") or []:
-        rid = str(error.get("rule_id") or error.get("id") or "") if isinstance(error, dict) else ""
-        if rid in by_id:
-            by_id[rid].imported = False
-            by_id[rid].message = _error_text(error)
-            failed.add(rid)
-        else:
-            result.other_errors.append("rule %s: %s" % (rid or "(no rule_id)", _error_text(error)))
-    for key in ("exceptions_errors", "action_connectors_errors"):
-        for error in body.get(key) or []:
-            result.other_errors.append("%s: %s" % (key, _error_text(error)))
-    for rule in result.rules:
-        if rule.rule_id not in failed:
-            rule.imported = True
-    expected = len(result.rules) - len(failed)
-    if result.success_count is not None and result.success_count < expected:
-        result.other_errors.append("Kibana counted %d successful rules, the file has %d without errors"
-                                   % (result.success_count, expected))
-    if body.get("success") is False and not failed and not result.other_errors:
-        result.other_errors.append("Kibana reported success=false without naming an error")
-
-
-def enable_query(rule_ids):
-    """KQL over rule saved objects selecting exactly these rule_ids (for _bulk_action)."""
-    quoted = " OR ".join('"%s"' % rid.replace("\\", "\\\\").replace('"', '\\"') for rid in rule_ids)
-    return "alert.attributes.params.ruleId: (%s)" % quoted
-
-
-def _apply_enable(result, targets, body):
-    attributes = body.get("attributes") if isinstance(body.get("attributes"), dict) else {}
-    results = attributes.get("results") if isinstance(attributes.get("results"), dict) else {}
-    by_id = {r.rule_id: r for r in targets}
-    by_name = {r.name: r for r in targets}
-    for rule in results.get("updated") or []:
-        if isinstance(rule, dict) and rule.get("rule_id") in by_id:
-            by_id[rule["rule_id"]].enabled = True
-    for rule in results.get("skipped") or []:  # nothing to change: already enabled
-        target = by_name.get(rule.get("name")) if isinstance(rule, dict) else None
-        if target is not None:
-            target.enabled = True
-    for error in attributes.get("errors") or []:
-        text = _error_text(error)
-        named = [by_name[r.get("name")] for r in error.get("rules") or [] if isinstance(r, dict) and r.get("name") in by_name]
-        if not named:
-            result.other_errors.append("enable: %s" % text)
-        for target in named:
-            target.enabled, target.message = False, "enable failed: " + text
-    for target in targets:
-        if target.enabled is None:
-            target.enabled = False
-            target.message = target.message or "enable: Kibana did not report this rule as enabled"
+def read_target(client, rule_ids, space=None, auth_text=""):
+    """({rule_id: rule} of the pack's rules on the target, [the pack's rules the pack no longer ships])."""
+    wanted = set(rule_ids)
+    present = {}
+    ids = list(rule_ids)
+    for start in range(0, len(ids), IDS_PER_FIND):
+        for rule in find_rules(client, rule_id_filter(ids[start:start + IDS_PER_FIND]), "read the target",
+                               space, auth_text):
+            rid = rule.get("rule_id")
+            if isinstance(rid, str) and rid in wanted:     # a filter Kibana misread selects nothing else
+                present[rid] = rule
+    orphans = {}
+    for rule in find_rules(client, author_filter(), "read the target", space, auth_text):
+        rid = rule.get("rule_id")
+        if isinstance(rid, str) and rid not in wanted and PACK_AUTHOR in (rule.get("author") or []):
+            orphans[rid] = rule
+    return present, [orphans[r] for r in sorted(orphans)]
 
 
 # ----------------------------------------------------------------------------------------------
 # The deploy
 # ----------------------------------------------------------------------------------------------
 
-def deploy_rules(kibana_url, ndjson_path, space=None, dry_run=False, enable=False, ca_cert=None,
-                 insecure=False, session=None, environ=None):
-    """Import ``ndjson_path`` into Kibana (overwriting rules with the same rule_id); DeployResult.
+@dataclass
+class RuleOutcome:
+    plan: P.RulePlan
+    done: Optional[bool] = None       # None: nothing sent (unchanged, dry run, not reached)
+    message: str = ""
+    enabled: Optional[bool] = None    # after the deploy (or as planned in a dry run)
 
-    ``dry_run`` reads and checks everything but sends nothing. ``environ`` (default os.environ)
-    holds the credentials. Raises DeployError when the deploy cannot start or Kibana refuses the
-    request; per-rule failures are in the result, not raised.
+    @property
+    def rule_id(self):
+        return self.plan.rule_id
+
+    @property
+    def name(self):
+        return self.plan.name
+
+    @property
+    def failed(self):
+        return self.done is False
+
+
+@dataclass
+class DeployResult:
+    target: str                        # the Kibana URL (with space prefix), never credentials
+    name: str = ""                     # the target's name in a targets file
+    rules: List[RuleOutcome] = field(default_factory=list)
+    dry_run: bool = False
+    auth: str = ""
+    other_errors: List[str] = field(default_factory=list)
+    error: str = ""                    # the deploy to this target could not run
+    clean: object = None               # the scrubber's clean(): for every server text printed
+
+    @property
+    def failed(self):
+        return [r for r in self.rules if r.failed]
+
+    @property
+    def ok(self):
+        return not self.error and not self.failed and not self.other_errors
+
+    @property
+    def differs(self):
+        return P.differs([r.plan for r in self.rules])
+
+
+def resolve_enable_ids(rules, names):
+    """rule_ids for ``--enable-rule`` values: a rule_id of the pack, or a detection id."""
+    from .rules import rule_id as detection_rule_id
+
+    by_id = {r["rule_id"] for r in rules}
+    out = []
+    for value in names or ():
+        rid = value if value in by_id else detection_rule_id(value)
+        if rid not in by_id:
+            raise DeployError("--enable-rule %s: no rule of the pack has this rule_id or detection id" % value)
+        out.append(rid)
+    return out
+
+
+def _what(plan):
+    return {"POST": "create", "PATCH": "update", "PUT": "update (replace)", "DELETE": "delete"}[plan.method]
+
+
+def _send(client, plan, space, auth_text):
+    """Send one rule's request; (ok, message, enabled after)."""
+    what = "%s %s" % (_what(plan), plan.rule_id)
+    if plan.method == "DELETE":
+        answer = client.request("DELETE", RULES_PATH, what, params={"rule_id": plan.rule_id})
+    else:
+        answer = client.request(plan.method, RULES_PATH, what, json_body=plan.body)
+    if not answer.ok:
+        return False, client.refusal(answer, _what(plan), space, auth_text), None
+    enabled = answer.body.get("enabled") if isinstance(answer.body, dict) else None
+    return True, "", enabled if isinstance(enabled, bool) else None
+
+
+def deploy_rules(kibana_url, ndjson_path=None, space=None, dry_run=False, enable=False, enable_rules=(),
+                 prune=False, index=None, ca_cert=None, insecure=False, session=None, environ=None,
+                 deadline=DEFAULT_DEADLINE, tuning=None, name="", env_names=None, rules=None):
+    """Deploy the rules of ``ndjson_path`` to one Kibana; a DeployResult.
+
+    Raises DeployError when the inputs are wrong (before anything is sent); a target that cannot
+    be read or refuses is ``result.error``; per-rule refusals are in ``result.rules``.
+    ``environ`` (default os.environ) holds the credentials, under ``env_names`` (the ``*_env``
+    keyword arguments of ``credentials``) when given.
     """
-    content, rules = read_rules(ndjson_path)
+    rules = rules if rules is not None else read_rules(ndjson_path)
     base = kibana_base(kibana_url, space)
     if ca_cert and insecure:
         raise DeployError("--ca-cert and --insecure contradict each other: choose one")
     if ca_cert and not Path(ca_cert).is_file():
         raise DeployError("--ca-cert %s: no such file" % ca_cert)
-    result = DeployResult(target=base, rules=rules, dry_run=dry_run, enable=enable)
-    if dry_run:
-        result.auth = _describe_auth(environ)
-        return result
-    auth_text, auth, secrets = credentials(environ)
-    result.auth = auth_text
+    enable_ids = resolve_enable_ids(rules, enable_rules)
+    auth_text, auth, secrets = credentials(environ, **(env_names or {}))
+    result = DeployResult(target=base, name=name, dry_run=dry_run, auth=auth_text, clean=Scrubber(secrets).clean)
     verify = False if insecure else (str(ca_cert) if ca_cert else True)
-    session = session or requests.Session()
-    headers = {"kbn-xsrf": "true", "elastic-api-version": API_VERSION}
-
-    what = "import"
-    response = _post(session, base + IMPORT_PATH, what, secrets, verify, auth=auth, headers=headers,
-                     params={"overwrite": "true"},
-                     files={"file": (UPLOAD_NAME, content, "application/x-ndjson")})
-    _check_status(response, what, space, auth_text, secrets)
-    _apply_import(result, _json_body(response, what, secrets))
-
-    targets = [r for r in result.rules if r.imported]
-    if enable and targets:
-        what = "enable"
-        body = {"action": "enable", "query": enable_query([r.rule_id for r in targets])}
+    with KibanaClient(base, auth, secrets, verify=verify, deadline=deadline, session=session) as client:
+        result.clean = client.clean
         try:
-            response = _post(session, base + BULK_ACTION_PATH, what, secrets, verify, auth=auth,
-                             headers=headers, json=body)
-            # a partial failure is HTTP 500 with the per-rule body
-            if response.status_code == 500:
-                bulk = _json_body(response, what, secrets)
-                if not isinstance(bulk.get("attributes"), dict):
-                    _check_status(response, what, space, auth_text, secrets)
+            present, orphans = read_target(client, [r["rule_id"] for r in rules], space, auth_text)
+            links = {}
+            if tuning is not None:
+                links, errors = tuning(client, dry_run)
+                result.other_errors.extend(client.clean(e) for e in errors or [])
+        except DeployError as err:
+            result.error = str(err)
+            return result
+        plans = P.make_plan(rules, present, orphans, enable_new=enable, enable_ids=enable_ids, prune=prune,
+                            links=links, index=index)
+        result.rules = [RuleOutcome(plan=p, enabled=_planned_enabled(p)) for p in plans]
+        if dry_run:
+            return result
+        for outcome in result.rules:
+            if not outcome.plan.sends:
+                continue
+            try:
+                outcome.done, outcome.message, enabled = _send(client, outcome.plan, space, auth_text)
+            except DeadlineExceeded as err:
+                for rest in result.rules:
+                    if rest.plan.sends and rest.done is None:
+                        rest.done, rest.message = False, "not sent: " + str(err)
+                break
+            except DeployError as err:
+                outcome.done, outcome.message = False, str(err)
+                continue
+            if outcome.done:
+                outcome.enabled = enabled if enabled is not None else outcome.enabled
             else:
-                _check_status(response, what, space, auth_text, secrets)
-                bulk = _json_body(response, what, secrets)
-            _apply_enable(result, targets, bulk)
-        except DeployError as err:  # the import stands; report every rule as not enabled
-            for target in targets:
-                target.enabled, target.message = False, str(err)
+                outcome.enabled = outcome.plan.target_enabled
     return result
 
 
+def _planned_enabled(plan):
+    if plan.action == P.CREATE:
+        return plan.enable
+    if plan.action == P.DELETE:
+        return None
+    return True if plan.enable else plan.target_enabled
+
+
 # ----------------------------------------------------------------------------------------------
-# Output and the command
+# Output
 # ----------------------------------------------------------------------------------------------
 
-def _mark(value, yes, no):
-    return "-" if value is None else (yes if value else no)
+_LABELS = {P.CREATE: "new", P.UPDATE: "changed", P.UNCHANGED: "unchanged", P.ORPHAN: "not in pack",
+           P.DELETE: "delete (--prune)"}
+
+
+def _detail(plan):
+    parts = []
+    if plan.action == P.UPDATE:
+        if plan.target_version != plan.pack_version:
+            parts.append("v%s -> v%s" % (plan.target_version, plan.pack_version))
+        elif plan.customised:
+            parts.append("customised at v%s" % plan.pack_version)
+        if plan.changes:
+            parts.append(", ".join(plan.changes))
+        if plan.links_added:
+            parts.append("+%d exception list%s" % (len(plan.links_added), "" if len(plan.links_added) == 1 else "s"))
+        if plan.method == "PUT":
+            parts.append("(replace: %s)" % ("type change" if plan.dropped or plan.target.get("type") != plan.pack.get("type")
+                                            else "removes " + ", ".join(plan.removed)))
+    if plan.enable:
+        parts.append("enable")
+    return "; ".join(parts)
+
+
+def _onoff(value):
+    return "-" if value is None else ("on" if value else "off")
+
+
+def _enabled_cell(outcome):
+    plan = outcome.plan
+    if plan.action in (P.UPDATE, P.UNCHANGED) and plan.enable and outcome.done is not False:
+        return "off -> on"
+    return _onoff(outcome.enabled)
 
 
 def print_result(result, console):
     from rich.table import Table
     from rich.text import Text  # plain text cells: a "[" in a rule name is not rich markup
 
-    title = "Rules %s %s" % ("that would be imported into" if result.dry_run else "imported into", result.target)
-    table = Table(title=Text(title), title_justify="left")
-    table.add_column("rule_id", no_wrap=True)
-    table.add_column("name", overflow="fold")
-    if result.dry_run:
-        table.add_column("type", no_wrap=True)
-        table.add_column("severity", no_wrap=True)
-    else:
-        table.add_column("import", no_wrap=True)
-        if result.enable:
-            table.add_column("enable", no_wrap=True)
-    for rule in sorted(result.rules, key=lambda r: (not r.failed, r.name)):
-        row = [rule.rule_id, rule.name]
-        if result.dry_run:
-            row += [rule.type, rule.severity]
-        else:
-            row.append(_mark(rule.imported, "ok", "FAILED"))
-            if result.enable:
-                row.append(_mark(rule.enabled, "ok", "FAILED"))
-        table.add_row(*[Text(cell) for cell in row])
-    console.print(table)
-    # the reasons go below the table, one unwrapped line each, so logs keep them whole
-    for rule in result.rules:
-        if rule.failed:
-            console.print("FAILED %s (%s): %s" % (rule.rule_id, rule.name, rule.message), markup=False,
-                          soft_wrap=True)
-    if result.dry_run:
-        console.print("dry run: would POST %s%s?overwrite=true with %d rules (file field `file`, %s)"
-                      % (result.target, IMPORT_PATH, len(result.rules), UPLOAD_NAME), markup=False)
-        if result.enable:
-            console.print("dry run: then POST %s%s {\"action\": \"enable\"} for those rules"
-                          % (result.target, BULK_ACTION_PATH), markup=False)
-        console.print("credentials: %s. Nothing was sent to Kibana." % result.auth, markup=False)
+    clean = result.clean or Scrubber().clean
+    label = result.name + " " if result.name else ""
+    if result.error:
+        console.print("target %s%s: %s" % (label, result.target, result.error), markup=False, soft_wrap=True)
         return
+    title = "%s %s%s" % ("Plan for" if result.dry_run else "Deployed to", label, result.target)
+    table = Table(title=Text(title), title_justify="left")
+    for column, wrap in (("rule_id", False), ("name", True), ("plan", False), ("what changes", True),
+                         ("enabled", False)):
+        table.add_column(column, no_wrap=not wrap, overflow="fold")
+    if not result.dry_run:
+        table.add_column("result", no_wrap=True)
+    order = {P.CREATE: 0, P.UPDATE: 1, P.DELETE: 2, P.ORPHAN: 3, P.UNCHANGED: 4}
+    rows = sorted(result.rules, key=lambda r: (not r.failed, order[r.plan.action], r.name))
+    for outcome in rows:
+        plan = outcome.plan
+        row = [plan.rule_id, plan.name, _LABELS[plan.action], _detail(plan), _enabled_cell(outcome)]
+        if not result.dry_run:
+            row.append("-" if outcome.done is None else ("ok" if outcome.done else "FAILED"))
+        table.add_row(*[Text(clean(cell, limit=0)) for cell in row])
+    console.print(table)
+    if result.dry_run:
+        for line in diff_lines(result, clean):
+            console.print(line, markup=False, soft_wrap=True)
+    # reasons below the table, one unwrapped line each, so logs keep them whole
+    for outcome in result.rules:
+        if outcome.failed:
+            console.print("FAILED %s (%s): %s" % (outcome.rule_id, clean(outcome.name), outcome.message),
+                          markup=False, soft_wrap=True)
     for error in result.other_errors:
         console.print("error: " + error, markup=False, soft_wrap=True)
-    failed = len(result.failed)
-    summary = "%d of %d rules imported" % (sum(1 for r in result.rules if r.imported), len(result.rules))
-    if result.enable:
-        summary += ", %d enabled" % sum(1 for r in result.rules if r.enabled)
-    if failed or result.other_errors:
-        summary += "; %d failed" % failed if failed else "; Kibana reported errors"
-    console.print(summary + ".", markup=False)
+    console.print(summary_line(result), markup=False)
 
+
+def diff_lines(result, clean):
+    """The plan as a diff: ``+`` new, ``~`` changed (with each field old -> new), ``-`` not in the pack."""
+    out = []
+    for outcome in result.rules:
+        plan = outcome.plan
+        head = "%s (%s)" % (plan.rule_id, clean(plan.name, limit=120))
+        if plan.action == P.CREATE:
+            out.append("+ %s: new, created %s" % (head, "enabled" if plan.enable else "disabled"))
+        elif plan.action == P.UPDATE:
+            why = ("customised on the target at v%s: the pack's content replaces the edits" % plan.pack_version
+                   if plan.customised else "v%s -> v%s" % (plan.target_version, plan.pack_version))
+            out.append("~ %s: %s, sent as %s" % (head, why, plan.method))
+            for name in plan.changes:
+                old, new = P.field_diff(plan, name)
+                out.append("    %s: %s -> %s" % (name, clean(old, limit=200), clean(new, limit=200)))
+            for ref in plan.links_added:
+                out.append("    exceptions_list: + %s" % clean(ref.get("list_id", "?")))
+            for name in plan.dropped:
+                out.append("    %s: dropped (no meaning for the new rule type)" % name)
+            if plan.enable:
+                out.append("    enabled: false -> true (--enable-rule)")
+        elif plan.action in (P.ORPHAN, P.DELETE):
+            out.append("- %s: on the target, no longer in the pack (%s)"
+                       % (head, "deleted by --prune" if plan.action == P.DELETE else "kept; --prune deletes it"))
+    return out
+
+
+def summary_line(result):
+    counts = P.summary([r.plan for r in result.rules])
+    parts = ["%d new" % counts[P.CREATE], "%d changed" % counts[P.UPDATE], "%d unchanged" % counts[P.UNCHANGED]]
+    if counts[P.ORPHAN]:
+        parts.append("%d not in the pack" % counts[P.ORPHAN])
+    if counts[P.DELETE]:
+        parts.append("%d to delete" % counts[P.DELETE])
+    text = ("dry run (nothing changed on Kibana): " if result.dry_run else "") + ", ".join(parts)
+    failed = len(result.failed)
+    if failed:
+        text += "; %d failed" % failed
+    elif result.other_errors:
+        text += "; Kibana reported errors"
+    return text + "."
+
+
+def print_targets_table(results, console):
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=Text("Targets"), title_justify="left")
+    for column in ("target", "kibana", "new", "changed", "unchanged", "not in pack", "failed", "result"):
+        table.add_column(column, no_wrap=column != "kibana", overflow="fold")
+    for result in results:
+        counts = P.summary([r.plan for r in result.rules])
+        if result.error:
+            state = "could not run"
+        elif not result.ok:
+            state = "FAILED"
+        elif result.dry_run:
+            state = "differs" if result.differs else "up to date"
+        else:
+            state = "ok"
+        row = [result.name, result.target] + (["-"] * 5 if result.error else
+                                              [str(counts[P.CREATE]), str(counts[P.UPDATE]), str(counts[P.UNCHANGED]),
+                                               str(counts[P.ORPHAN] + counts[P.DELETE]), str(len(result.failed))])
+        table.add_row(*[Text(cell) for cell in row + [state]])
+    console.print(table)
+
+
+def exit_code(results, check=False):
+    if any(r.error for r in results):
+        return 2
+    if any(not r.ok for r in results) or (check and any(r.differs for r in results)):
+        return 1
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------
+# The command
+# ----------------------------------------------------------------------------------------------
 
 def _default_rules_path():
     """dist/elastic/rules.ndjson, built afresh from the detection files (cheap, and never stale)."""
@@ -485,7 +545,7 @@ def _default_rules_path():
     return path
 
 
-def _transport_warnings(kibana_url, insecure):
+def transport_warnings(kibana_url, insecure):
     out = []
     if insecure:
         out.append("--insecure: Kibana's TLS certificate is not verified")
@@ -495,42 +555,94 @@ def _transport_warnings(kibana_url, insecure):
     return out
 
 
-class _DeployFailed(click.ClickException):
+class DeployFailed(click.ClickException):
     exit_code = 2
+
+
+def wide_console():
+    from rich.console import Console
+
+    console = Console(highlight=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console = Console(highlight=False, width=160)  # logs and pipes: keep rule_ids whole
+    return console
 
 
 @click.command("elastic")
 @click.option("--kibana-url", envvar=ENV_URL, metavar="URL",
               help="Kibana base URL, e.g. https://kibana.example.com:5601 (or set %s)." % ENV_URL)
 @click.option("--space", metavar="SPACE", help="Kibana space id (default: the default space).")
+@click.option("--targets", "targets_file", type=click.Path(dir_okay=False), metavar="FILE",
+              help="YAML list of targets (name, kibana_url, space, index, credentials' variable names).")
 @click.option("--rules", "rules_file", type=click.Path(dir_okay=False), metavar="PATH",
-              help="Rules NDJSON to import (default: build dist/elastic/rules.ndjson from detections/).")
-@click.option("--dry-run", is_flag=True, help="Show what would be imported; send nothing.")
-@click.option("--enable", is_flag=True, help="Enable the imported rules (they are imported disabled).")
+              help="Rules NDJSON to deploy (default: build dist/elastic/rules.ndjson from detections/).")
+@click.option("--dry-run", is_flag=True, help="Read the target and print the plan as a diff; change nothing.")
+@click.option("--check", is_flag=True, help="With --dry-run: exit 1 when the target differs from the pack.")
+@click.option("--enable", is_flag=True, help="Enable the rules this deploy creates (existing rules keep their state).")
+@click.option("--enable-rule", "enable_rules", multiple=True, metavar="ID",
+              help="Also enable this rule (detection id or rule_id), even if it exists; repeatable.")
+@click.option("--prune", is_flag=True, help="Delete the pack's rules that the pack no longer ships.")
+@click.option("--index", "index", multiple=True, metavar="PATTERN",
+              help="Index pattern for every rule instead of the pack's (repeatable).")
+@click.option("--deadline", type=click.IntRange(1, 86400), default=DEFAULT_DEADLINE, show_default=True,
+              metavar="SECONDS", help="Give up on a target after this long, however slowly it answers.")
 @click.option("--ca-cert", type=click.Path(dir_okay=False), metavar="FILE",
               help="PEM file of the CA that signed Kibana's certificate.")
 @click.option("--insecure", is_flag=True, help="Do not verify Kibana's TLS certificate (not recommended).")
-def deploy_elastic(kibana_url, space, rules_file, dry_run, enable, ca_cert, insecure):
-    """Import the Elastic Security rules into Kibana (overwriting earlier versions).
+def deploy_elastic(kibana_url, space, targets_file, rules_file, dry_run, check, enable, enable_rules, prune,
+                   index, deadline, ca_cert, insecure):
+    """Create and update the Elastic Security rules in Kibana, keeping each rule's enabled state,
+    exceptions, actions and the user's own fields.
 
     Credentials come from the environment only: KIBANA_API_KEY, or KIBANA_USERNAME and
-    KIBANA_PASSWORD. Exits 1 when any rule failed, 2 when the deploy could not run.
+    KIBANA_PASSWORD (a targets file names its own variables). Exits 1 when a rule failed (or, with
+    --dry-run --check, when a target differs), 2 when a deploy could not run.
     """
-    from rich.console import Console
-
-    console = Console(highlight=False)
-    if not console.is_terminal and "COLUMNS" not in os.environ:
-        console = Console(highlight=False, width=160)  # logs and pipes: keep rule_ids whole
+    if check and not dry_run:
+        raise click.UsageError("--check goes with --dry-run (it reports, it does not deploy)")
+    console = wide_console()
+    source = click.get_current_context().get_parameter_source
     try:
-        kibana_base(kibana_url, space)  # a bad URL is reported before anything else happens
-        path = rules_file or _default_rules_path()
-        if not dry_run:
-            for warning in _transport_warnings(kibana_url, insecure):
-                click.echo("warning: " + warning, err=True)
-        result = deploy_rules(kibana_url, path, space=space, dry_run=dry_run, enable=enable,
-                              ca_cert=ca_cert, insecure=insecure)
+        if targets_file:
+            if source("kibana_url") == click.core.ParameterSource.COMMANDLINE or space:
+                raise DeployError("--targets names the Kibanas and spaces: drop --kibana-url and --space")
+            from .targets import load_targets
+            targets = load_targets(targets_file)
+            jobs = [dict(kibana_url=t.kibana_url, space=t.space, index=t.index or list(index) or None,
+                         ca_cert=t.ca_cert or ca_cert, insecure=t.insecure or insecure, name=t.name,
+                         env_names={k: getattr(t, k) for k in ("api_key_env", "username_env", "password_env")
+                                    if getattr(t, k)} or None)
+                    for t in targets]
+        else:
+            kibana_base(kibana_url, space)  # a bad URL is reported before anything else happens
+            targets = None
+            jobs = [dict(kibana_url=kibana_url, space=space, index=list(index) or None, ca_cert=ca_cert,
+                         insecure=insecure, name="", env_names=None)]
+        rules = read_rules(rules_file or _default_rules_path())
+        resolve_enable_ids(rules, enable_rules)
+        results = []
+        for job in jobs:
+            if not dry_run:
+                for warning in transport_warnings(job["kibana_url"], job["insecure"]):
+                    click.echo("warning: %s%s" % (job["name"] + ": " if job["name"] else "", warning), err=True)
+            try:
+                result = deploy_rules(rules=rules, dry_run=dry_run, enable=enable, enable_rules=enable_rules,
+                                      prune=prune, deadline=deadline, **job)
+            except DeployError as err:
+                if targets is None:
+                    raise
+                # one target that cannot run never costs the others
+                result = DeployResult(target=kibana_base(job["kibana_url"], job["space"]), name=job["name"],
+                                      dry_run=dry_run, error=str(err))
+            results.append(result)
+        if targets is None and results[0].error:
+            raise DeployError(results[0].error)
     except DeployError as err:
-        raise _DeployFailed(str(err))
-    print_result(result, console)
-    if not result.ok:
-        sys.exit(1)
+        raise DeployFailed(str(err))
+    for result in results:
+        print_result(result, console)
+    if targets is not None:
+        print_targets_table(results, console)
+    code = exit_code(results, check)
+    if code:
+        sys.exit(code)

@@ -1,0 +1,309 @@
+"""A stand-in for Kibana 8.19's detection-engine rules API, written from Kibana's documentation and
+source, for tests of ``awssignin deploy elastic`` and ``awssignin status``.
+
+What it implements, and where the behaviour comes from:
+
+- ``GET R/_find?filter=&page=&per_page=`` -> ``{page, perPage, total, data}``; ``per_page`` defaults
+  to 20, ``page`` to 1 (docs: rules-api-find.html, "By default, the first page is returned with 20
+  results per page"). ``filter`` is KQL over the rule saved object; only the two forms deploy uses
+  are understood, ``alert.attributes.params.ruleId: ("a" OR "b")`` and
+  ``alert.attributes.params.author: "x"`` (``params`` is a flattened field,
+  x-pack/plugins/alerting/server/saved_objects/mappings.ts); anything else is a 400, so a test
+  fails loudly rather than matching everything.
+- ``POST R`` creates; a taken rule_id is 409; ``enabled`` absent means **true** on create (docs:
+  "enabled ... defaults to true"); other absent fields take ``RULE_DEFAULTS``
+  (mergers/apply_rule_defaults.ts: ``exceptions_list: []``, ``actions: []``, ``interval: 5m``...).
+- ``PUT R`` replaces: every field the body lacks is reset to its default, ``enabled`` absent means
+  false (docs: "PUT replaces the original rule and deletes fields that are not specified").
+- ``PATCH R`` changes only the fields sent (``patch.field ?? existing.field``,
+  mergers/apply_rule_patch.ts) and refuses a type change with 400 (patch_rule.ts: "PATCH cannot
+  change a rule's type").
+- ``DELETE R?rule_id=``; 404 for an unknown rule_id (``rule_id: "x" not found``).
+- ``POST R/_import?overwrite=true`` replaces each whole rule from the file (Kibana >= 8.15.2
+  honours ``enabled``, elastic/kibana#192272/#192302; a missing ``enabled`` is false, a missing
+  ``exceptions_list`` unlinks every list, #269435); HTTP 200 with per-rule ``errors``.
+- Responses add ``id``, ``revision`` (+1 per write), ``immutable: false``, ``rule_source
+  {type: internal}``, ``created_*``/``updated_*`` and ``ecs`` in ``required_fields``
+  (``addEcsToRequiredFields``); non-GET requests need ``kbn-xsrf``; a wrong or missing
+  ``Authorization`` is 401; an unknown space is 404.
+
+``fail[rule_id] = (status, message)`` makes writes of that rule fail, for partial-failure tests.
+``edit(rule_id, **fields)`` changes a rule as a user would in the UI.
+"""
+
+import base64
+import copy
+import email.parser
+import email.policy
+import itertools
+import json
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+RULES = "/api/detection_engine/rules"
+
+RULE_DEFAULTS = {
+    "enabled": False, "risk_score_mapping": [], "severity_mapping": [], "interval": "5m", "to": "now",
+    "from": "now-6m", "exceptions_list": [], "false_positives": [], "max_signals": 100, "actions": [],
+    "related_integrations": [], "required_fields": [], "setup": "", "references": [], "threat": [],
+    "tags": [], "author": [], "output_index": "", "version": 1,
+}
+REQUIRED = ("name", "description", "risk_score", "severity", "type")
+RESPONSE_ONLY = ("id", "revision", "immutable", "rule_source", "created_at", "created_by", "updated_at",
+                 "updated_by", "execution_summary")
+
+_FILTER = re.compile(r'^alert\.attributes\.params\.(ruleId|author):\s*(.+)$', re.S)
+_QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
+
+
+def parse_filter(text):
+    """(field, [values]) for the two filter forms deploy sends, or None."""
+    match = _FILTER.match(text.strip())
+    if not match:
+        return None
+    field, rest = match.group(1), match.group(2).strip()
+    if rest.startswith("(") and rest.endswith(")"):
+        inner = rest[1:-1].strip()
+        values = _QUOTED.findall(inner)
+        if re.sub(r'"(?:[^"\\]|\\.)*"', "", inner).replace("OR", "").replace("or", "").strip():
+            return None
+    else:
+        values = _QUOTED.findall(rest)
+        if len(values) != 1 or _QUOTED.sub("", rest).strip():
+            return None
+    return field, [re.sub(r"\\(.)", r"\1", v) for v in values]
+
+
+class KibanaStandIn(object):
+    def __init__(self, api_key=None, basic=None, spaces=("default",), tls_context=None):
+        self.api_key = api_key
+        self.basic = basic                      # (user, password)
+        self.spaces = {s: {} for s in spaces}   # space -> {rule_id: stored rule}
+        self.requests = []
+        self.fail = {}
+        self._ids = itertools.count(1)
+        self._clock = itertools.count(1)
+        self.lock = threading.Lock()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _handle(self):
+                length = int(self.headers.get("Content-Length", "0") or 0)
+                body = self.rfile.read(length) if length else b""
+                parts = urlsplit(self.path)
+                request = {"method": self.command, "path": parts.path, "query": parse_qs(parts.query),
+                           "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body}
+                with outer.lock:
+                    outer.requests.append(request)
+                    status, answer = outer.route(request)
+                data = json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        scheme = "http"
+        if tls_context is not None:
+            self.server.socket = tls_context.wrap_socket(self.server.socket, server_side=True)
+            scheme = "https"
+        self.url = "%s://127.0.0.1:%d" % (scheme, self.server.server_address[1])
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    # -- helpers for tests -----------------------------------------------------------------------
+
+    def rules(self, space="default"):
+        return self.spaces[space]
+
+    def rule(self, rule_id, space="default"):
+        return self.spaces[space][rule_id]
+
+    def edit(self, rule_id, space="default", **fields):
+        """A user's change in the UI: fields set as given."""
+        with self.lock:
+            rule = self.spaces[space][rule_id]
+            rule.update(copy.deepcopy(fields))
+            self._touch(rule)
+
+    def writes(self):
+        return [r for r in self.requests if r["method"] != "GET"]
+
+    # -- the API -----------------------------------------------------------------------------------
+
+    def _authorised(self, headers):
+        value = headers.get("authorization", "")
+        if self.api_key and value == "ApiKey " + self.api_key:
+            return True
+        if self.basic:
+            pair = "%s:%s" % self.basic
+            if value == "Basic " + base64.b64encode(pair.encode()).decode():
+                return True
+        return False
+
+    def route(self, request):
+        path = request["path"]
+        space = "default"
+        match = re.match(r"^/s/([^/]+)(/.*)$", path)
+        if match:
+            space, path = match.group(1), match.group(2)
+        if not self._authorised(request["headers"]):
+            return 401, {"statusCode": 401, "error": "Unauthorized",
+                         "message": "[security_exception] unable to authenticate user"}
+        if space not in self.spaces:
+            return 404, {"statusCode": 404, "error": "Not Found", "message": "Not Found"}
+        method = request["method"]
+        if method != "GET" and "kbn-xsrf" not in request["headers"]:
+            return 400, {"statusCode": 400, "error": "Bad Request", "message": "Request must contain a kbn-xsrf header."}
+        rules = self.spaces[space]
+        query = {k: v[-1] for k, v in request["query"].items()}
+        if path == RULES + "/_find" and method == "GET":
+            return self._find(rules, query)
+        if path == RULES + "/_import" and method == "POST":
+            return self._import(rules, request, query)
+        if path == RULES:
+            if method == "DELETE":
+                return self._delete(rules, query)
+            try:
+                body = json.loads(request["body"] or b"null")
+            except ValueError:
+                return 400, {"message": "invalid JSON body", "status_code": 400}
+            if not isinstance(body, dict):
+                return 400, {"message": "expected a JSON object", "status_code": 400}
+            handler = {"POST": self._create, "PUT": self._update, "PATCH": self._patch}.get(method)
+            if handler:
+                rid = body.get("rule_id")
+                if rid in self.fail:
+                    status, message = self.fail[rid]
+                    return status, {"message": message, "status_code": status}
+                return handler(rules, body)
+        return 404, {"statusCode": 404, "error": "Not Found", "message": "Not Found"}
+
+    def _touch(self, rule, created=False):
+        stamp = "2026-12-01T00:00:%02d.000Z" % (next(self._clock) % 60)
+        if created:
+            rule.update(id="so-%d" % next(self._ids), created_at=stamp, created_by="elastic", revision=0,
+                        immutable=False, rule_source={"type": "internal"})
+        else:
+            rule["revision"] = rule.get("revision", 0) + 1
+        rule.update(updated_at=stamp, updated_by="elastic")
+        rule["required_fields"] = [dict(f, ecs=f.get("ecs", True)) for f in rule.get("required_fields") or []]
+
+    def _missing(self, body):
+        missing = [k for k in REQUIRED if k not in body]
+        if body.get("type") in ("query", "threshold", "eql", "new_terms") and "query" not in body:
+            missing.append("query")
+        return missing
+
+    def _complete(self, body, enabled_default):
+        rule = dict(RULE_DEFAULTS)
+        rule["enabled"] = enabled_default
+        rule["language"] = "kuery" if body.get("type") != "eql" else "eql"
+        rule.update({k: copy.deepcopy(v) for k, v in body.items() if k not in RESPONSE_ONLY})
+        return rule
+
+    def _create(self, rules, body):
+        missing = self._missing(body)
+        if missing:
+            return 400, {"message": "%s: Required" % ", ".join(missing), "status_code": 400}
+        rid = body.get("rule_id") or "generated-%d" % next(self._ids)
+        if rid in rules:
+            return 409, {"message": 'rule_id: "%s" already exists' % rid, "status_code": 409}
+        rule = self._complete(dict(body, rule_id=rid), enabled_default=True)
+        self._touch(rule, created=True)
+        rules[rid] = rule
+        return 200, copy.deepcopy(rule)
+
+    def _replace(self, rules, body, enabled_default=False):
+        old = rules[body["rule_id"]]
+        rule = self._complete(body, enabled_default=enabled_default)
+        for key in ("id", "created_at", "created_by", "revision", "immutable", "rule_source"):
+            rule[key] = old[key]
+        self._touch(rule)
+        rules[body["rule_id"]] = rule
+        return rule
+
+    def _update(self, rules, body):
+        rid = body.get("rule_id")
+        if rid not in rules:
+            return 404, {"message": 'rule_id: "%s" not found' % rid, "status_code": 404}
+        missing = self._missing(body)
+        if missing:
+            return 400, {"message": "%s: Required" % ", ".join(missing), "status_code": 400}
+        return 200, copy.deepcopy(self._replace(rules, body))
+
+    def _patch(self, rules, body):
+        rid = body.get("rule_id")
+        if rid not in rules:
+            return 404, {"message": 'rule_id: "%s" not found' % rid, "status_code": 404}
+        rule = rules[rid]
+        if "type" in body and body["type"] != rule["type"]:
+            return 400, {"message": "Cannot change an existing rule's type", "status_code": 400}
+        for key, value in body.items():
+            if value is not None and key not in RESPONSE_ONLY:
+                rule[key] = copy.deepcopy(value)
+        self._touch(rule)
+        return 200, copy.deepcopy(rule)
+
+    def _delete(self, rules, query):
+        rid = query.get("rule_id")
+        if rid not in rules:
+            return 404, {"message": 'rule_id: "%s" not found' % rid, "status_code": 404}
+        return 200, rules.pop(rid)
+
+    def _find(self, rules, query):
+        selected = list(rules.values())
+        if query.get("filter"):
+            parsed = parse_filter(query["filter"])
+            if parsed is None:
+                return 400, {"message": "the stand-in does not understand the filter %r" % query["filter"],
+                             "status_code": 400}
+            field, values = parsed
+            if field == "ruleId":
+                selected = [r for r in selected if r["rule_id"] in values]
+            else:
+                selected = [r for r in selected if set(values) & set(r.get("author") or [])]
+        try:
+            page, per_page = int(query.get("page", 1)), int(query.get("per_page", 20))
+        except ValueError:
+            return 400, {"message": "page and per_page must be numbers", "status_code": 400}
+        data = selected[(page - 1) * per_page: page * per_page]
+        return 200, {"page": page, "perPage": per_page, "total": len(selected), "data": copy.deepcopy(data)}
+
+    def _import(self, rules, request, query):
+        content_type = request["headers"].get("content-type", "")
+        message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+            b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + request["body"])
+        part = next(iter(message.iter_parts()))
+        lines = [json.loads(l) for l in part.get_payload(decode=True).decode().splitlines() if l.strip()]
+        errors, ok = [], 0
+        overwrite = query.get("overwrite") == "true"
+        for body in lines:
+            rid = body.get("rule_id")
+            if rid in rules and not overwrite:
+                errors.append({"rule_id": rid, "error": {"status_code": 409,
+                                                         "message": "Rule with this rule_id already exists"}})
+                continue
+            if rid in rules:
+                self._replace(rules, body, enabled_default=False)
+            else:
+                rule = self._complete(body, enabled_default=False)
+                self._touch(rule, created=True)
+                rules[rid] = rule
+            ok += 1
+        return 200, {"success": not errors, "success_count": ok, "rules_count": len(lines), "errors": errors}
