@@ -98,7 +98,8 @@ def _event_id(record):
 
 # -- awssignin test --tuning ----------------------------------------------------------------------
 
-class TestTuning(object):
+class TestRunTuning(object):
+    __test__ = False          # not a pytest class
     """The tuned run of each test, beside the untuned one the test's expectations are checked on.
     ``rows``: one per (detection, test, platform) the tuning changed."""
 

@@ -26,11 +26,11 @@ def test_tuning(layout, path, detections):
     """The ``awssignin test --tuning`` companion: None without a file."""
     if not path:
         return None
-    from .apply import TestTuning
+    from .apply import TestRunTuning
     from .localconf import LocalConfError
     tuning = load_or_fail(path, detections)
     try:
-        return TestTuning(layout, tuning, detections)
+        return TestRunTuning(layout, tuning, detections)
     except (LocalConfError, ValueError) as err:
         raise click.ClickException(str(err))
 
