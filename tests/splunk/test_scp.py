@@ -276,6 +276,12 @@ class CountReporting(Counter, ReportingCommand):
         return self.rows(records)
 
 
+@Configuration(required_fields=["a"])
+class CountReportingWithPreop(Counter, ReportingCommand):
+    def reduce(self, records):  # splunklib's own prepare() left in place
+        return self.rows(records)
+
+
 dispatch(Count{base}, sys.argv, sys.stdin, sys.stdout, __name__)
 '''
 
@@ -303,6 +309,14 @@ def test_the_same_rows_from_a_reporting_command_replace_the_events(tmp_path, ven
     result = run_command(script, [], [{"a": str(i), "b": "x"} for i in range(5)], chunk_size=2)
     assert result.getinfo["type"] == "reporting" and "streaming_preop" not in result.getinfo
     assert result.records == [{"count": "5"}]
+
+
+def test_splunklib_declares_a_streaming_preop_for_a_reporting_command_without_map(tmp_path, vendored_lib):
+    # ReportingCommand.prepare (reporting_command.py) sets streaming_preop in the reduce phase whether
+    # or not the command has a map: awssignin overrides prepare, and the driver refuses a pre-op
+    script = new_rows_app(tmp_path, vendored_lib, "ReportingWithPreop")
+    with pytest.raises(ScpError, match=r"declared the streaming_preop 'countreportingwithpreop phase=\"map\""):
+        run_command(script, [], [{"a": "1"}])
 
 
 @pytest.mark.parametrize("index, problem", [("7", "_chunked_idx='7', no event of this chunk"),
