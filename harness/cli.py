@@ -9,6 +9,8 @@ from rich.console import Console
 
 from . import alerts as alert_schema
 from . import report
+from .input.errors import InputError
+from .input.options import reader_options
 from .cliutil import detections_or_fail as _detections, layout_or_fail as _layout
 
 PLATFORM_CHOICES = ("splunk", "elastic", "all")
@@ -56,8 +58,9 @@ EXIT_CHANGED = 4
                    "same records and print the alerts that appear, disappear or change, instead of the alerts.")
 @click.option("--fail-on-change", is_flag=True, help="With --compare: exit 4 when any alert differs.")
 @click.option("--tuning", "tuning_file", type=click.Path(exists=True, dir_okay=False), help="Apply this site tuning file the way each platform applies it.")
+@reader_options
 def replay(paths, fmt, detection_ids, platform, strict, max_lateness, threshold, window, show_skips,
-           compare_rev, fail_on_change, tuning_file):
+           compare_rev, fail_on_change, tuning_file, reader_options):
     """Run the detections over CloudTrail logs: files, directories, .gz, NDJSON, or - for stdin.
 
     Exit status: 0 done; 1 an error; 2 a usage error; 3 with --strict, some record was not read
@@ -114,7 +117,10 @@ def replay(paths, fmt, detection_ids, platform, strict, max_lateness, threshold,
     try:
         job = Replay(layout, dets, _platforms(platform), overrides, lateness, on_alert, on_skip,
                      variants=variants, tuning=tuning,
-                     on_variant_alert=lambda _, alert: diff.add(alert, "before")).run(list(paths), progress=progress)
+                     on_variant_alert=lambda _, alert: diff.add(alert, "before"),
+                     reader_options=reader_options).run(list(paths), progress=progress)
+    except InputError as e:  # a missing path, a bad s3:// URL or --since, no boto3: before any record
+        raise click.UsageError(str(e))
     except ValueError as e:
         raise click.ClickException(str(e))
     finally:

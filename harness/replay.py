@@ -81,7 +81,8 @@ class Replay(object):
 
     def __init__(self, layout, detections, platforms, overrides=None, max_lateness=DEFAULT_MAX_LATENESS,
                  on_alert=None, on_skip=None, stdin=None, variants=(), spill_at=SPILL_AT, spill_dir=None,
-                 tuning=None, on_variant_alert=None):
+                 tuning=None, on_variant_alert=None, reader_options=None):
+        self.reader_options = dict(reader_options or {})  # Reader's since/until/accounts/regions/profile
         self.on_alert = on_alert
         self.on_variant_alert = on_variant_alert
         self.on_skip = on_skip
@@ -122,7 +123,7 @@ class Replay(object):
             self.on_skip(skip)
 
     def run(self, paths, progress=None):
-        reader = self.reader = Reader(paths, on_skip=self._skip, stdin=self.stdin)
+        reader = self.reader = Reader(paths, on_skip=self._skip, stdin=self.stdin, **self.reader_options)
         sorter = self.sorter = OrderedSpill(self.max_lateness, self.spill_at, self.spill_dir)
         try:
             self._read(reader, sorter, progress)
