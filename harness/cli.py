@@ -26,8 +26,16 @@ def _ids(text):
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="awssignin")
-def main():
+@click.option("--project", "project_dir", metavar="DIR", type=click.Path(file_okay=False),
+              help="The project whose detections to use (default: $AWSSIGNIN_ROOT, else the checkout this "
+                   "harness is installed from; never the current directory).")
+def main(project_dir):
     """AWS console sign-in detections for Splunk and Elastic: replay logs, test, build, deploy."""
+    from .project import ProjectNotFound, use_project
+    try:
+        use_project(project_dir)
+    except ProjectNotFound as e:
+        raise click.BadParameter(str(e), param_hint="--project")
 
 
 # -- replay ---------------------------------------------------------------------------------------

@@ -1,33 +1,48 @@
-"""Where the project's files are: the checkout that holds detections/ and addon/."""
+"""Where the project's files are: the checkout that holds detections/ and addon/.
+
+The project is the one the harness was installed from, unless ``--project DIR`` or ``$AWSSIGNIN_ROOT``
+names another. It is never guessed from the current directory: a folder that happens to hold
+``detections/`` and ``addon/`` must not have its detections evaluated, or its code run by ``test``,
+just because a command was started there.
+"""
 
 import os
 from pathlib import Path
 
 ENV = "AWSSIGNIN_ROOT"
+_chosen = None  # set by --project (harness.cli), for every Layout() of this process
 
 
 class ProjectNotFound(RuntimeError):
     pass
 
 
-def find_root(start=None):
-    """$AWSSIGNIN_ROOT, else the nearest directory at or above ``start`` (cwd) with detections/ and addon/,
-    else the checkout this package was installed from (editable install)."""
+def _checked(root, origin):
+    root = Path(root).expanduser().resolve()
+    if not (root / "detections").is_dir():
+        raise ProjectNotFound("%s%s has no detections/ directory" % (origin, root))
+    return root
+
+
+def use_project(directory):
+    """Make ``directory`` the project root for this process (``--project DIR``); None: the default."""
+    global _chosen
+    _chosen = _checked(directory, "--project ") if directory else None
+    return _chosen
+
+
+def find_root():
+    """``--project``, else ``$AWSSIGNIN_ROOT``, else the checkout this package was installed from."""
+    if _chosen is not None:
+        return _chosen
     if os.environ.get(ENV):
-        root = Path(os.environ[ENV]).resolve()
-        if not (root / "detections").is_dir():
-            raise ProjectNotFound("%s=%s has no detections/ directory" % (ENV, root))
-        return root
-    here = Path(start or os.getcwd()).resolve()
-    for candidate in [here] + list(here.parents):
-        if (candidate / "detections").is_dir() and (candidate / "addon").is_dir():
-            return candidate
+        return _checked(os.environ[ENV], "%s=" % ENV)
     package_root = Path(__file__).resolve().parent.parent
     if (package_root / "detections").is_dir():
         return package_root
     raise ProjectNotFound(
-        "cannot find the project (a directory with detections/ and addon/); run from the checkout "
-        "or set %s" % ENV
+        "cannot find the project (a directory with detections/ and addon/): this installation is not a "
+        "checkout; pass --project DIR or set %s" % ENV
     )
 
 

@@ -1,0 +1,93 @@
+"""The reader through the command line: missing paths are usage errors, stdin forms, and which project's
+detections run (--project, $AWSSIGNIN_ROOT, never the current directory)."""
+
+import gzip
+import io
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from harness import project
+from harness.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "detections" / "fixtures"
+
+
+@pytest.fixture(autouse=True)
+def default_project(monkeypatch):
+    monkeypatch.delenv(project.ENV, raising=False)
+    monkeypatch.setattr(project, "_chosen", None)
+
+
+def run(*args, input=None):
+    result = CliRunner().invoke(main, [str(a) for a in args], input=input, catch_exceptions=False)
+    alerts = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    return result, alerts
+
+
+def detections_fired(alerts):
+    return {a["detection"] for a in alerts}
+
+
+def test_a_missing_path_is_a_usage_error_and_nothing_runs(tmp_path):
+    result, alerts = run("replay", FIXTURES / "root_console_login", tmp_path / "nope.json.gz", "--format", "jsonl")
+    assert result.exit_code == 2 and alerts == []
+    assert "no such file or directory" in result.stderr and "nope.json.gz" in result.stderr
+    assert "Traceback" not in result.output + result.stderr
+
+
+def test_concatenated_gzip_documents_through_stdin_all_fire():
+    # zcat *.json.gz | awssignin replay - : every document of the stream is read
+    files = sorted((FIXTURES / "root_console_login").glob("*.json"))
+    stream = b"".join(gzip.compress(json.dumps(json.loads(p.read_text())).encode()) for p in files)
+    one, one_alerts = run("replay", "-", "--format", "jsonl", "--platform", "splunk", input=io.BytesIO(stream))
+    each = []
+    for p in files:
+        _, alerts = run("replay", p, "--format", "jsonl", "--platform", "splunk")
+        each.extend(alerts)
+    assert one.exit_code == 0 and each and len(one_alerts) == len(each)
+
+
+def _project_copy(tmp_path, keep):
+    """A project with only the detection ``keep``: its engine, add-on and fixtures copied."""
+    root = tmp_path / "other-project"
+    shutil.copytree(str(ROOT / "addon"), str(root / "addon"))
+    shutil.copytree(str(ROOT / "detections"), str(root / "detections"))
+    for path in (root / "detections").glob("*.yml"):
+        if path.stem != keep:
+            path.unlink()
+    return root
+
+
+def test_the_current_directory_never_chooses_the_project(tmp_path, monkeypatch):
+    decoy = tmp_path / "decoy"
+    (decoy / "detections").mkdir(parents=True)
+    (decoy / "addon").mkdir()
+    monkeypatch.chdir(str(decoy))
+    result, alerts = run("replay", FIXTURES / "root_console_brute_force", "--format", "jsonl")
+    assert result.exit_code == 0 and "root_console_brute_force" in detections_fired(alerts)
+    assert project.find_root() == ROOT
+
+
+def test_project_option_and_environment_choose_the_detections(tmp_path, monkeypatch):
+    other = _project_copy(tmp_path, "root_console_login")
+    source = FIXTURES / "root_console_brute_force"
+    _, everything = run("replay", source, "--format", "jsonl")
+    result, alerts = run("--project", other, "replay", source, "--format", "jsonl")
+    assert result.exit_code == 0
+    assert detections_fired(alerts) == {"root_console_login"} != detections_fired(everything)
+    monkeypatch.setenv(project.ENV, str(other))
+    _, from_env = run("replay", source, "--format", "jsonl")
+    assert detections_fired(from_env) == {"root_console_login"}
+    # --project wins over the environment
+    _, chosen = run("--project", ROOT, "replay", source, "--format", "jsonl")
+    assert detections_fired(chosen) == detections_fired(everything)
+
+
+def test_a_project_without_detections_is_a_usage_error(tmp_path):
+    result = CliRunner().invoke(main, ["--project", str(tmp_path), "lint"])
+    assert result.exit_code == 2 and "no detections/ directory" in result.output
