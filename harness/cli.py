@@ -218,7 +218,8 @@ class _progress(object):
         n = reader.stats["records"]
         self.status.update("%s records, %s skipped, %.0f records/s, %.1f MB read"
                            % (format(n, ","), format(sum(reader.skipped.values()), ","), n / secs,
-                              reader.bytes_read / 1e6))
+                              reader.bytes_read / 1e6)
+                           + ("; " + reader.s3.progress(secs) if getattr(reader, "s3", None) else ""))
 
     def close(self):
         self.status.stop()

@@ -300,7 +300,11 @@ class S3Source(object):
         self.bytes_done += response.get("ContentLength", 0) or 0
         return io.BufferedReader(_Body(response["Body"]), 1 << 20)
 
-    def progress(self):
-        """``objects 3/120, 1.2/310.0 MB`` for a progress line."""
-        return "objects %d/%d, %.1f/%.1f MB" % (self.objects_done, self.objects_total, self.bytes_done / 1e6,
+    def progress(self, seconds):
+        """``objects 3/120, 1.2/310.0 MB, ETA 4m10s`` for a progress line, ``seconds`` into the run."""
+        text = "objects %d/%d, %.1f/%.1f MB" % (self.objects_done, self.objects_total, self.bytes_done / 1e6,
                                                self.bytes_total / 1e6)
+        if self.bytes_done and self.bytes_total > self.bytes_done:
+            left = int(seconds * (self.bytes_total - self.bytes_done) / self.bytes_done)
+            text += ", ETA %s" % ("%dm%02ds" % divmod(left, 60) if left >= 60 else "%ds" % left)
+        return text

@@ -205,3 +205,16 @@ def test_replay_options_reach_the_reader(aws):
     assert alerts and {a["group"]["account_id"] for a in alerts} == {ORG_ACCOUNT}
     bad = CliRunner().invoke(main, ["replay", "s3://%s/" % BUCKET, "--since", "soon"])
     assert bad.exit_code == 2 and "--since" in bad.output
+
+
+def test_progress_names_objects_bytes_and_time_left(aws):
+    records = records_of("root_console_brute_force/two_bursts_two_accounts.json")
+    put_trail(aws, records)
+    reader = Reader(["s3://%s/" % BUCKET])
+    iterator = iter(reader)
+    next(iterator)
+    total = reader.s3.objects_total
+    assert reader.s3.progress(10.0).startswith("objects 1/%d, " % total) and "ETA" in reader.s3.progress(10.0)
+    list(iterator)
+    assert reader.s3.progress(10.0).startswith("objects %d/%d, " % (total, total))
+    assert "ETA" not in reader.s3.progress(10.0)
