@@ -238,30 +238,10 @@ def _splunk_section(detection):
     settings = dict(appbuild.saved_search_settings(detection))
     sched = appbuild.schedule(detection)
     lines = [
-        "- Saved search %s (shipped disabled: enable it in Splunk), runs %s (every %s), searches %s .. %s "
-        "relative to each run." % (_code(name), _code(settings["cron_schedule"]), _duration(sched.interval),
-                                   _code(settings["dispatch.earliest_time"]), _code(settings["dispatch.latest_time"])),
+        "- Saved search %s (shipped disabled: enable it in Splunk), runs %s (every %s)."
+        % (_code(name), _code(settings["cron_schedule"]), _duration(sched.interval)),
     ]
-    if sched.window:
-        lines.append("- Guarantee: each run searches a span of %s, at least the window (%s) plus the time "
-                     "between runs, so every burst that lasts at most the window falls entirely inside one "
-                     "run; the `awssignin` command then applies the sliding window exactly as `logic` says."
-                     % (_duration(sched.span), _duration(sched.window)))
-    elif sched.span <= sched.interval:
-        lines.append("- Guarantee: consecutive runs' spans (%s each) meet without overlap, so every event "
-                     "is searched by one run." % _duration(sched.span))
-    else:
-        lines.append("- Guarantee: each run searches %s and runs start at most %s apart, so every event is "
-                     "searched by at least one run." % (_duration(sched.span), _duration(sched.interval)))
-    suppress = ", ".join(_code(f) for f in settings["alert.suppress.fields"].split(","))
-    lines.append("- The span ends at %s, which leaves time for CloudTrail delivery and the add-on's "
-                 "collection." % _code(settings["dispatch.latest_time"]))
-    if sched.window:
-        lines.append("- Alerts are suppressed per %s for %s, so a burst seen by overlapping runs alerts once."
-                     % (suppress, settings["alert.suppress.period"]))
-    else:
-        lines.append("- Alerts are suppressed per %s for %s: further events of the same group in that time "
-                     "do not alert again." % (suppress, settings["alert.suppress.period"]))
+    lines.extend("- " + note for note in appbuild.schedule_notes(detection))  # lateness budget, once-only
     lines.append("- Search:\n\n" + _indent(_fenced(settings["search"], "spl"), "  "))
     return "\n".join(lines)
 

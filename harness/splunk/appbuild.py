@@ -2,13 +2,15 @@
 
 Generated and committed (so ``addon/`` installs from a checkout; ``awssignin build`` rewrites them):
 
-- ``addon/default/savedsearches.conf``: one scheduled alert per detection, stanza ``AWS Sign-In - <title>``;
+- ``addon/default/savedsearches.conf``: one scheduled alert per detection, stanza
+  ``AWS Sign-In - <detection id> - Rule`` (stable across title edits; the title is in its description);
 - ``addon/default/macros.conf``: the data macro ``aws_signin_cloudtrail`` and one ``<id>_filter`` macro
   per detection;
 - ``addon/default/app.conf``: static except for the version, which follows the project's (setup.cfg).
 
 Distributable: ``dist/awssignin-<version>.tgz``, a deterministic tarball of ``addon/`` under the folder
-``awssignin`` (the app id) with splunklib vendored into ``lib/``.
+``awssignin`` (the app id) with splunklib vendored into ``lib/``; ``dist/awssignin-es-profile-savedsearches.conf``,
+the opt-in Enterprise Security profile (risk and notable actions on for every alert).
 """
 
 import configparser
@@ -32,6 +34,12 @@ APP_AUTHOR = "awssignin project"
 APP_DESCRIPTION = ("Scheduled alerts for AWS console sign-in threats in CloudTrail (sourcetype "
                    "aws:cloudtrail) and the awssignin search command that evaluates them.")
 STANZA_PREFIX = "AWS Sign-In - "
+STANZA_SUFFIX = " - Rule"
+# Enterprise Security 8 detection type: the alerts read raw events, so they are event-based detections
+# ("Use detections to search for threats in Splunk Enterprise Security", ES 8.0: detections are
+# event-based or finding-based). The setting's value for event-based is "ebd" (as ES writes it in
+# correlation searches it saves; not found in an ES spec file here, which is not public).
+ES_DETECTION_TYPE = "ebd"
 DATA_MACRO = "aws_signin_cloudtrail"
 DATA_MACRO_DEFINITION = "sourcetype=aws:cloudtrail"
 COMMAND = "awssignin"
@@ -59,34 +67,56 @@ class AppBuildError(ValueError):
 
 
 # ---------------------------------------------------------------------------------------------------
-# Schedules
+# Schedules and the lateness budget
 #
-# A scheduled run searches [now - earliest, now - latest) where "now" is the run's scheduled time (also
-# under schedule_window delays and allow_skew, which shift a search's schedule as a whole). Runs start
-# every I seconds and each searches a span L. For a burst of qualifying events that lasts at most W
-# (the detection's window) to lie entirely inside one run, consecutive spans must overlap by at least
-# W: L >= W + I. Proof: the burst's first event falls in [e_k, e_k + I) for some run k, so its last
-# event is before e_k + I + W <= e_k + L. The span ends INDEXING_LAG before the run, because CloudTrail
-# delivers events to S3 about 5 minutes after they happen (not guaranteed) and the Splunk Add-on for
-# AWS collects them on its own schedule. Hence:
+# CloudTrail delivers an event minutes to tens of minutes after its eventTime, and the Splunk Add-on
+# for AWS collects it on its own interval, so an event is *indexed* (_indextime) up to LATENESS after
+# it happened (_time = eventTime). Every alert must fire once for such an event, never twice. Runs
+# start every I seconds (cron); "now" is a run's scheduled time (schedule_window delays the start,
+# not the time range; allow_skew shifts the whole schedule by a constant). Each run reads the events
+# indexed before now - SEARCHABLE_DELAY (dispatch.index_latest), a margin for indexing to make them
+# searchable. savedsearches.conf.spec (Splunk 10.0, https://help.splunk.com/en/data-management/
+# splunk-enterprise-admin-manual/10.0/10.0.0-configuration-file-reference/savedsearches.conf):
+# dispatch.index_earliest / dispatch.index_latest are "the earliest / latest index time for this
+# search", relative or absolute, next to dispatch.earliest_time / latest_time (event time); an event
+# is searched when both ranges hold it.
+#
+# Per-event detections (window 0): index-time slices that tile time,
+#   dispatch.index_earliest = -(D + I)m@m, dispatch.index_latest = -Dm@m       (D = SEARCHABLE_DELAY)
+#   dispatch.earliest_time  = -(D + I + LATENESS)m@m, dispatch.latest_time = now
+# Consecutive runs' index slices meet without overlap, so each event is in exactly one run's slice;
+# the event-time range reaches LATENESS before the slice, so an event indexed up to LATENESS late is
+# in it (and latest = now keeps an eventTime slightly ahead of the indexer's clock).
+#
+# Correlations (window W): a burst needs its older events, indexed by earlier runs. Each run reads
+#   dispatch.index_latest  = dispatch.latest_time = -Dm@m                        (T below)
+#   dispatch.earliest_time = -(D + I + W + LATENESS)m@m
+# and the command gets indexed_within=I: it evaluates the detection twice, over every event and over
+# the events indexed before T - I (what the previous run saw), and returns only the alerts that hold
+# an event indexed in [T - I, T) and share no event with an alert of the earlier set
+# (awssignin/newbursts.py). A burst therefore fires in the first run that sees it complete, and not
+# again when later runs see it again or see it grow. The range suffices: an event indexed in
+# [T - I, T) happened at or after T - I - LATENESS, and the events that complete a burst with it lie
+# within W of it. A burst that keeps growing for longer than the whole range can fire again once its
+# first events fall out of it (documented in addon/README.md).
 #
 #   I = 10 min for windows up to 1 h (per-event detections included), 30 min up to 6 h, else 1 h
-#   cron_schedule          = */10 * * * * | */30 * * * * | 0 * * * *
-#   dispatch.latest_time   = -10m@m                        (INDEXING_LAG)
-#   dispatch.earliest_time = -(10 + I + W)m@m              (W rounded up to whole minutes)
-#   alert.suppress.period  = L + I                         (a burst seen by several overlapping runs
-#                                                           alerts once; I absorbs a delayed run)
+#   cron_schedule = */10 * * * * | */30 * * * * | 0 * * * *
 #
-# A per-event detection has W = 0, so its spans tile time without overlap. splunk.cron / earliest /
-# latest in a detection file override the derivation; the build then checks, by simulating the
-# schedule, that every window still falls inside one run, and refuses the override otherwise.
+# splunk.cron in a detection file overrides the interval; it must run at a regular interval (slices
+# of unequal length would overlap or leave gaps). The time ranges always follow from the interval, the
+# window and LATENESS. tests/splunk/test_scheduler_model.py drives the packaged savedsearches.conf
+# through a model of the scheduler and shows one alert per detection for events 0..LATENESS late.
 # ---------------------------------------------------------------------------------------------------
 
-INDEXING_LAG = 600
+LATENESS = 3600          # the lateness budget: an event indexed up to this long after its eventTime alerts
+SEARCHABLE_DELAY = 300   # index time a run leaves to indexing (an event indexed now is searchable soon after)
 RUN_INTERVALS = ((3600, 600), (6 * 3600, 1800))  # (longest window, run every) in seconds
 LONGEST_INTERVAL = 3600
+NEW_OPTION = "indexed_within"  # the command option that returns only the bursts new in a run's slice
 
-Schedule = namedtuple("Schedule", "cron earliest latest interval span window suppress_period")
+Schedule = namedtuple("Schedule", "cron earliest latest index_earliest index_latest interval span window "
+                                  "indexed_within lateness")
 
 
 def window_seconds(detection):
@@ -103,16 +133,30 @@ def run_interval(window):
     return LONGEST_INTERVAL
 
 
-def derive_schedule(window):
-    """The default schedule for a window of ``window`` seconds (0: per event). See the comment above."""
-    if window < 0:
-        raise ValueError("window must not be negative, got %r" % (window,))
-    interval = run_interval(window)
-    cron = "*/%d * * * *" % (interval // 60) if interval < 3600 else "0 * * * *"
-    span = int(math.ceil(window / 60.0)) * 60 + interval
-    return Schedule(cron=cron, earliest="-%dm@m" % ((INDEXING_LAG + span) // 60),
-                    latest="-%dm@m" % (INDEXING_LAG // 60), interval=interval, span=span,
-                    window=window, suppress_period=_duration_text(span + interval))
+def _minutes(seconds):
+    return int(math.ceil(seconds / 60.0))
+
+
+def derive_schedule(window, interval=None, lateness=LATENESS, cron=None):
+    """The schedule for a window of ``window`` seconds (0: per event) run every ``interval`` seconds
+    (default: run_interval(window)) under a lateness budget of ``lateness`` seconds. See the comment
+    above."""
+    if window < 0 or lateness < 0:
+        raise ValueError("window and lateness must not be negative, got %r, %r" % (window, lateness))
+    interval = interval or run_interval(window)
+    if cron is None:
+        cron = "*/%d * * * *" % (interval // 60) if interval < 3600 else "0 * * * *"
+    delay, every, late = _minutes(SEARCHABLE_DELAY), _minutes(interval), _minutes(lateness)
+    if not window:
+        return Schedule(cron=cron, earliest="-%dm@m" % (delay + every + late), latest="now",
+                        index_earliest="-%dm@m" % (delay + every), index_latest="-%dm@m" % delay,
+                        interval=interval, span=(every + late) * 60, window=0, indexed_within=None,
+                        lateness=lateness)
+    span = (every + _minutes(window) + late) * 60
+    latest = "-%dm@m" % delay
+    return Schedule(cron=cron, earliest="-%dm@m" % (delay + span // 60), latest=latest, index_earliest=None,
+                    index_latest=latest, interval=interval, span=span, window=window,
+                    indexed_within=_duration_text(every * 60), lateness=lateness)
 
 
 def _duration_text(seconds):
@@ -161,18 +205,22 @@ def cron_minutes(cron):
     return sorted(h * 60 + m for h in hours for m in minutes)
 
 
+def cron_gaps(cron):
+    """The set of times in seconds between consecutive runs of ``cron`` (cyclic over a day)."""
+    minutes = cron_minutes(cron)
+    return set([(b - a) * 60 for a, b in zip(minutes, minutes[1:])] + [(minutes[0] + 1440 - minutes[-1]) * 60])
+
+
 def cron_max_gap(cron):
     """The longest time in seconds between two consecutive runs of ``cron`` (cyclic over a day)."""
-    minutes = cron_minutes(cron)
-    gaps = [b - a for a, b in zip(minutes, minutes[1:])] + [minutes[0] + 1440 - minutes[-1]]
-    return max(gaps) * 60
+    return max(cron_gaps(cron))
 
 
 _RELATIVE = re.compile(r"^(?:now|-(\d+)([smhd]))?(?:@([smhd]))?$")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-def _relative(text):
+def relative_time(text):
     """'-35m@m' -> (2100, 60): offset before now and snap unit (1 = none). Raises ValueError."""
     m = _RELATIVE.match(text.strip())
     if not text.strip() or not m:
@@ -181,83 +229,78 @@ def _relative(text):
     return offset, _UNIT[m.group(3)] if m.group(3) else 1
 
 
-def _resolve(relative, now):
-    offset, snap = relative
+def resolve_relative(text, now):
+    """The epoch second a relative time such as -35m@m names for a run at ``now`` (UTC, as the
+    scheduler resolves it: offset first, then snap down)."""
+    offset, snap = relative_time(text)
     t = now - offset
     return t - t % snap
 
 
-def first_uncovered(cron, earliest, latest, window):
-    """None when every span of ``window`` seconds falls inside one run's time range, else the start
-    (seconds after a midnight) of a span that no run covers.
-
-    One day is checked, with the runs of the days around it that can reach it, for every whole-minute
-    skew up to the longest gap between runs (allow_skew shifts a search's runs by a constant). Minute
-    steps are exact while offsets are whole minutes: a sub-minute skew then moves every boundary alike.
-    """
-    minutes = cron_minutes(cron)
-    earliest, latest = _relative(earliest), _relative(latest)
-    day = 86400
-    pad = int(math.ceil(float(max(earliest[0], latest[0]) + window) / day)) + 1  # days of runs around it
-    origin = (pad + 10) * day
-    for skew in range(0, cron_max_gap(cron), 60):
-        # a burst starting at a is inside [e, l) when e <= a and a + window < l: starts [e, l - window)
-        starts = []
-        for d in range(-pad, pad + 1):
-            for minute in minutes:
-                now = origin + d * day + minute * 60 + skew
-                e, l = _resolve(earliest, now), _resolve(latest, now)
-                if l - window > e:
-                    starts.append((e, l - window))
-        starts.sort()
-        reach, end = origin, origin + day
-        for e, stop in starts:
-            if e > reach:
-                break
-            reach = max(reach, stop)
-            if reach >= end:
-                break
-        if reach < end:
-            return reach - origin
-    return None
-
-
 def schedule(detection):
-    """The schedule of ``detection``'s saved search: derived from logic.window, or splunk.cron /
-    splunk.earliest / splunk.latest when the file sets them (checked to still cover the window)."""
+    """The schedule of ``detection``'s saved search: derived from logic.window, with the interval of
+    splunk.cron when the file sets it (a regular schedule). splunk.earliest / splunk.latest are refused:
+    the time ranges follow from the interval, the window and the lateness budget."""
     window = window_seconds(detection)
-    derived = derive_schedule(window)
     splunk = detection.data["splunk"]
-    if not any(k in splunk for k in ("cron", "earliest", "latest")):
-        return derived
-    cron = splunk.get("cron", derived.cron)
+    for key in ("earliest", "latest"):
+        if key in splunk:
+            raise detection.error("splunk.%s" % key, "time ranges are derived from the run interval, the window and "
+                                  "the lateness budget (%s, harness/splunk/appbuild.py LATENESS); set splunk.cron "
+                                  "only" % _duration_text(LATENESS))
+    if "cron" not in splunk:
+        return derive_schedule(window)
+    cron = splunk["cron"]
     try:
-        interval = cron_max_gap(cron)
+        gaps = cron_gaps(cron)
     except ValueError as err:
         raise detection.error("splunk.cron", str(err))
-    if "earliest" in splunk:
-        earliest = splunk["earliest"]
-    else:  # a new cron alone: widen the derived span to its longest gap
-        span = int(math.ceil(window / 60.0)) * 60 + interval
-        earliest = "-%dm@m" % ((INDEXING_LAG + span) // 60)
-    latest = splunk.get("latest", derived.latest)
-    for field, value in (("splunk.earliest", earliest), ("splunk.latest", latest)):
-        try:
-            _relative(value)
-        except ValueError as err:
-            raise detection.error(field, str(err))
-    span = _relative(earliest)[0] - _relative(latest)[0]
-    if span <= 0:
-        raise detection.error("splunk.earliest", "must be before splunk.latest (%s .. %s)" % (earliest, latest))
-    gap = first_uncovered(cron, earliest, latest, window)
-    if gap is not None:
-        field = "splunk.earliest" if "earliest" in splunk else ("splunk.cron" if "cron" in splunk else "splunk.latest")
-        raise detection.error(field, "cron %r over %s .. %s leaves a %s window (logic.window) at %02d:%02d "
-                              "outside every run; the span must be at least the window plus the longest gap "
-                              "between runs (%s)" % (cron, earliest, latest, _duration_text(window) if window else "per-event",
-                                                      gap // 3600 % 24, gap // 60 % 60, _duration_text(interval)))
-    return Schedule(cron=cron, earliest=earliest, latest=latest, interval=interval, span=span,
-                    window=window, suppress_period=_duration_text(span + interval))
+    if len(gaps) != 1:
+        raise detection.error("splunk.cron", "%r runs at irregular intervals (%s apart); index-time slices need "
+                              "a regular schedule such as */15 * * * *" % (
+                                  cron, ", ".join(_duration_text(g) for g in sorted(gaps))))
+    return derive_schedule(window, interval=gaps.pop(), cron=cron)
+
+
+def suppression(sched):
+    """The alert.suppress* settings: only repeats of the same event are throttled, never a group.
+
+    savedsearches.conf.spec: alert.suppress.fields is the "list of fields to use when suppressing
+    per-result alerts" (required with alert.digest_mode off), for alert.suppress.period. Suppressing on
+    the group fields would hide a second root login minutes after the first, so the fields are the
+    alert's ``event_ids``. A per-event alert has one event id; the one repeat its index-time slices
+    allow is a second copy of the same event (two trails deliver it), indexed up to the lateness
+    budget after the first copy, hence a period of the budget plus two run intervals. Correlations
+    need none: the command's indexed_within= already drops bursts an earlier run saw, copies
+    included."""
+    if sched.window:
+        return [("alert.suppress", "0")]
+    return [("alert.suppress", "1"), ("alert.suppress.fields", "event_ids"),
+            ("alert.suppress.period", _duration_text(sched.lateness + 2 * sched.interval))]
+
+
+def schedule_notes(detection):
+    """Sentences for docs/detections.md: what a run searches and why every alert fires once."""
+    s = schedule(detection)
+    late = _duration_text(s.lateness)
+    if not s.window:
+        return [
+            "Each run reads the events indexed in `%s` .. `%s` (consecutive runs' slices meet without overlap, "
+            "so every event is read by exactly one run) whose eventTime is within `%s` .. `%s`, so an event "
+            "indexed up to %s after it happened alerts once." % (s.index_earliest, s.index_latest, s.earliest,
+                                                                  s.latest, late),
+            "Suppression is on `event_ids` only (%s), for a second copy of the same event from another trail; "
+            "a second event alerts on its own, however soon after the first." % _duration_text(
+                s.lateness + 2 * s.interval),
+        ]
+    return [
+        "Each run reads the events indexed before `%s` with eventTime in `%s` .. `%s`: the window (%s) plus the "
+        "time between runs plus the lateness budget (%s)." % (s.index_latest, s.earliest, s.latest,
+                                                            _duration_text(s.window), late),
+        "The command (`%s=%s`) returns only the bursts that gained an event indexed since the previous run "
+        "and share no event with a burst that run already saw, so a burst alerts once, in the first run that "
+        "sees it complete, even when its events are indexed up to %s late." % (NEW_OPTION, s.indexed_within, late),
+    ]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -306,13 +349,27 @@ def render_conf(header, stanzas):
 # ---------------------------------------------------------------------------------------------------
 
 def stanza_name(detection):
-    """The saved search's name: ``AWS Sign-In - <title>``. It is what users see in Triggered Alerts and
-    what their local/savedsearches.conf overrides are keyed on."""
+    """The saved search's name: ``AWS Sign-In - <detection id> - Rule``. Users' local/savedsearches.conf
+    settings are keyed on it, so it follows the detection's stable id, never its title (a title edit
+    must not orphan them). The ``- Rule`` suffix is Enterprise Security's convention for detections
+    ("Create event-based detections in Splunk Enterprise Security", ES 8.4: "Splunk Enterprise Security
+    supports only detections ending with the string suffix - Rule")."""
+    return "%s%s%s" % (STANZA_PREFIX, detection.id, STANZA_SUFFIX)
+
+
+def display_title(detection):
+    """What people read: ``AWS Sign-In - <title>``, in the description, the ES label and notable titles.
+    Refused when a title could not be shown on one line."""
     title = detection.data["title"]
-    if any(c in title for c in "[]\r\n") or title != title.strip():
-        raise detection.error("title", "cannot name a Splunk saved search (no brackets, line breaks or "
-                              "surrounding spaces): %r" % title)
+    if any(c in title for c in "\r\n") or title != title.strip():
+        raise detection.error("title", "must be one line without surrounding spaces: %r" % title)
     return STANZA_PREFIX + title
+
+
+def old_stanza_name(detection):
+    """The name releases before stable names gave the saved search (``AWS Sign-In - <title>``): the
+    migration of users' local/savedsearches.conf reads it (harness/splunk/migrate.py)."""
+    return STANZA_PREFIX + detection.data["title"]
 
 
 def filter_macro(detection):
@@ -330,7 +387,9 @@ def saved_search_text(detection):
     if "`%s`" % filter_macro(detection) in base or "| %s" % COMMAND in base:
         raise detection.error("splunk.override.search", "holds only the base search terms; the build adds the "
                               "data macro, `| %s detection=%s` and the filter macro" % (COMMAND, detection.id))
-    return "`%s` %s | %s detection=%s | `%s`" % (DATA_MACRO, base, COMMAND, detection.id, filter_macro(detection))
+    option = schedule(detection).indexed_within
+    command = "%s detection=%s" % (COMMAND, detection.id) + (" %s=%s" % (NEW_OPTION, option) if option else "")
+    return "`%s` %s | %s | `%s`" % (DATA_MACRO, base, command, filter_macro(detection))
 
 
 def group_fields(detection):
@@ -367,13 +426,15 @@ def saved_search_settings(detection):
     annotations = {"mitre_attack": [m["technique"] for m in d["mitre"]]}
     from ..versions import splunk_description  # the spec has no version key: see splunk_description
     return [
-        ("description", splunk_description(detection, one_line(d["description"]))),
+        ("description", splunk_description(detection, "%s: %s" % (display_title(detection), one_line(d["description"])))),
         ("search", saved_search_text(detection)),
         ("disabled", "1"),
         ("enableSched", "1"),
         ("cron_schedule", sched.cron),
         ("dispatch.earliest_time", sched.earliest),
         ("dispatch.latest_time", sched.latest),
+    ] + ([("dispatch.index_earliest", sched.index_earliest)] if sched.index_earliest else []) + [
+        ("dispatch.index_latest", sched.index_latest),
         ("schedule_window", "auto"),
         ("allow_skew", "100%"),
         ("realtime_schedule", "0"),
@@ -385,14 +446,14 @@ def saved_search_settings(detection):
         # (savedsearches.conf.spec: alert.track lists the fired alert there; notes/splunk.md)
         ("alert.track", "0" if d.get("building_block") else "1"),
         ("alert.digest_mode", "0"),
-        ("alert.suppress", "1"),
-        ("alert.suppress.fields", fields),
-        ("alert.suppress.period", sched.suppress_period),
+    ] + suppression(sched) + [
         ("request.ui_dispatch_app", UI_DISPATCH_APP),
         ("request.ui_dispatch_view", "search"),
-        # Enterprise Security (inert without it). Listed as a correlation search, actions off.
+        # Enterprise Security (inert without it). Listed as a correlation search, actions off
+        # (es_profile_conf turns them on).
         ("action.correlationsearch.enabled", "1"),
-        ("action.correlationsearch.label", stanza_name(detection)),
+        ("action.correlationsearch.detection_type", ES_DETECTION_TYPE),
+        ("action.correlationsearch.label", display_title(detection)),
         ("action.correlationsearch.annotations", json.dumps(annotations)),
         ("action.risk", "0"),
         ("action.risk.param._risk", json.dumps(risk_objects(detection))),
@@ -413,13 +474,16 @@ def _schedule_comment(detection):
     sched = schedule(detection)
     what = ("%s detection, window %s" % (logic["type"], _duration_text(sched.window)) if sched.window
             else "%s detection (per event)" % logic["type"])
-    return "%s: %s; runs %s over %s .. %s" % (detection.id, what, sched.cron, sched.earliest, sched.latest)
+    ranges = "event time %s .. %s, index time %s .. %s" % (
+        sched.earliest, sched.latest, sched.index_earliest or "-", sched.index_latest)
+    return "%s: %s; %s; runs %s over %s" % (display_title(detection), what, detection.id, sched.cron, ranges)
 
 
 def savedsearches_conf(detections):
     header = GENERATED_HEADER.format(source="detections/*.yml", name="savedsearches.conf") + (
-        "# One alert per detection, shipped disabled. Schedules are derived from each detection's window\n"
-        "# (harness/splunk/appbuild.py explains how): every window falls inside one run.\n")
+        "# One alert per detection, named by its stable id and shipped disabled. Schedules follow from each\n"
+        "# detection's window and the lateness budget of %s (harness/splunk/appbuild.py explains how): an\n"
+        "# event indexed up to %s after its eventTime alerts once.\n" % ((_duration_text(LATENESS),) * 2))
     stanzas = [(stanza_name(d), _schedule_comment(d), saved_search_settings(d))
                for d in sorted(detections, key=lambda d: d.id)]
     _check_unique_names(detections)
@@ -427,12 +491,26 @@ def savedsearches_conf(detections):
 
 
 def _check_unique_names(detections):
+    """Ids are unique (the detection loader checks); titles must be too, or two alerts read alike."""
     seen = {}
     for d in detections:
-        name = stanza_name(d)
+        name = display_title(d)
         if name in seen:
-            raise d.error("title", "the saved search %r is also the title of %s" % (name, seen[name]))
+            raise d.error("title", "the alert title %r is also the title of %s" % (name, seen[name]))
         seen[name] = d.path
+
+
+def es_profile_conf(detections):
+    """A local/savedsearches.conf that turns on Enterprise Security's risk and notable (finding)
+    actions of every alert, and nothing else: the opt-in profile addon/README.md documents. Shipped
+    in dist/, never in the app (an upgrade would otherwise turn actions on behind the user's back)."""
+    header = ("# Enterprise Security profile for the AWS Sign-In Detections app (awssignin), generated by\n"
+              "# `awssignin build`. Copy these stanzas into $SPLUNK_HOME/etc/apps/awssignin/local/savedsearches.conf\n"
+              "# (add them to the file if it exists; keep your own settings) to turn on risk and notable actions\n"
+              "# for all detections. Alerts stay disabled until you enable them.\n")
+    stanzas = [(stanza_name(d), display_title(d), [("action.risk", "1"), ("action.notable", "1")])
+               for d in sorted(detections, key=lambda d: d.id)]
+    return render_conf(header, stanzas)
 
 
 def macros_conf(detections):
@@ -448,7 +526,8 @@ def macros_conf(detections):
             ("definition", "search *"),
             ("description", "Tuning filter for the alert \"%s\", applied to its results (one row per alert, "
                             "with a group_<name> field per group field). Replace search * with exclusions, "
-                            "e.g. search NOT %s=<value>." % (stanza_name(d), group_fields(d)[0])),
+                            "e.g. search NOT %s=<value>." % ("%s (%s)" % (display_title(d), stanza_name(d)),
+                                                              group_fields(d)[0])),
         ]))
     return render_conf(header, stanzas)
 
@@ -627,3 +706,14 @@ def build_package(layout, detections, dest_dir=None):
 @build.distributable
 def splunk_app_package(layout, detections):
     return [build_package(layout, detections)]
+
+
+ES_PROFILE = "awssignin-es-profile-savedsearches.conf"
+
+
+@build.distributable
+def splunk_es_profile(layout, detections):
+    """dist/awssignin-es-profile-savedsearches.conf (see es_profile_conf)."""
+    dest = Path(layout.dist) / ES_PROFILE
+    build.write_atomic(dest, es_profile_conf(detections))
+    return [dest]

@@ -26,9 +26,17 @@ An empty string is an absent field.
     field, and the engine's ``flat_getter`` already reads ``""`` as absent. CloudTrail writes
     ``"accessKeyId": ""`` on failed sign-ins; ``userIdentity.accessKeyId=*`` does not match it here.
 
-Not modelled: the TA's CIM aliases and EVALs (``src``, ``user``, ``action`` ...), index-time fields
-(``index``, ``host``, ``source``) and Splunk's limit on how much of a large event auto-KV reads.
-Detections use raw CloudTrail names (notes/splunk.md §7.3).
+With ``addon=True`` the view also carries the add-on's computed fields that reuse a raw CloudTrail
+name the engine reads (``normalize.SPLUNK_FIELDS``); ``addon=False`` is CloudTrail sent without the
+add-on (HEC, Firehose, a plain ``KV_MODE = json`` sourcetype). Only one such field is known:
+``errorCode``, which the add-on's props.conf EVAL sets to the original code, else ``success`` /
+``failure`` from ``responseElements.ConsoleLogin`` (notes/splunk.md §7.3, from a third-party mirror of
+the add-on's props.conf; the add-on's source is not public, and its documentation's CIM field report,
+https://splunk.github.io/splunk-add-on-for-amazon-web-services/CIMChanges/7.9.1/, lists the CIM fields
+it derives: action, result, status, user ...). Its other CIM aliases and EVALs have CIM names
+(``src``, ``user``, ``action`` ...) that the engine never reads and detections never use, so they are
+not modelled; neither are index-time fields (``index``, ``host``, ``source``) or Splunk's limit on how
+much of a large event auto-KV reads.
 """
 
 from __future__ import annotations
@@ -63,12 +71,14 @@ def field_view(
     *,
     raw: Optional[str] = None,
     null_as: Optional[str] = NULL_TEXT,
+    addon: bool = False,
 ) -> Dict[str, Any]:
     """The search-time fields of one raw CloudTrail record (a dict as AWS writes it).
 
     Values are ``str``, or a ``list`` of ``str`` for a multivalue field; ``_time`` is a number
     (``int`` for whole seconds). ``include_raw`` adds ``_raw``: ``raw`` when given (the record's
-    original text), else the record re-serialised as compact JSON. Raises FieldViewError when the
+    original text), else the record re-serialised as compact JSON. ``addon`` adds the Splunk Add-on
+    for AWS's computed fields that reuse raw names (module docstring). Raises FieldViewError when the
     record is not an object or its ``eventTime`` is missing or unreadable (Splunk would stamp such
     an event with some other time; our tests could not reason about it).
     """
@@ -78,9 +88,27 @@ def field_view(
     _flatten_object(record, "", view, null_as)
     view["_time"] = _epoch(record.get("eventTime"))
     view["sourcetype"] = SOURCETYPE
+    if addon:
+        _addon_fields(view)
     if include_raw:
         view["_raw"] = raw if raw is not None else json.dumps(record, separators=(",", ":"))
     return view
+
+
+# responseElements.ConsoleLogin -> the add-on's errorCode when the record has none (see the docstring)
+ADDON_CONSOLE_LOGIN_CODES = {"Success": "success", "Failure": "failure"}
+
+
+def _addon_fields(view: Dict[str, Any]) -> None:
+    """The Splunk Add-on for AWS's search-time fields that overwrite raw names (see the docstring)."""
+    if "errorCode" in view:
+        return
+    marker = view.get("responseElements.ConsoleLogin")
+    if marker.__class__ is list:
+        marker = marker[0] if marker else None
+    code = ADDON_CONSOLE_LOGIN_CODES.get(marker)
+    if code is not None:
+        view["errorCode"] = code
 
 
 def _flatten_object(obj: Dict[str, Any], prefix: str, out: Dict[str, Any], null_as: Optional[str]) -> None:

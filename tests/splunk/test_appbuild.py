@@ -68,11 +68,12 @@ def by_type(detections, kind):
 REQUIRED = {
     "enableSched": "1", "disabled": "1", "schedule_window": "auto", "realtime_schedule": "0",
     "counttype": "number of events", "relation": "greater than", "quantity": "0",
-    "alert.digest_mode": "0", "alert.suppress": "1",
+    "alert.digest_mode": "0",
     "request.ui_dispatch_app": "search", "action.risk": "0", "action.notable": "0",
+    "action.correlationsearch.detection_type": "ebd",
 }
 PRESENT = ("description", "search", "cron_schedule", "dispatch.earliest_time", "dispatch.latest_time",
-           "allow_skew", "alert.severity", "alert.suppress.fields", "alert.suppress.period",
+           "dispatch.index_latest", "allow_skew", "alert.severity", "alert.suppress",
            "action.risk.param._risk", "action.risk.param._risk_message", "action.notable.param.rule_title",
            "action.notable.param.rule_description", "action.notable.param.security_domain",
            "action.notable.param.severity", "action.correlationsearch.label",
@@ -83,7 +84,7 @@ def test_one_alert_per_detection_with_every_required_setting(confs, detections):
     conf = parse(confs["savedsearches"])
     assert sorted(conf) == sorted(appbuild.stanza_name(d) for d in detections)
     for det in detections:
-        stanza = conf["AWS Sign-In - " + det.data["title"]]
+        stanza = conf["AWS Sign-In - %s - Rule" % det.id]
         for key, value in REQUIRED.items():
             assert stanza.get(key) == value, (det.id, key)
         for key in PRESENT:
@@ -91,7 +92,11 @@ def test_one_alert_per_detection_with_every_required_setting(confs, detections):
         assert stanza["search"] == appbuild.saved_search_text(det)
         # building blocks feed correlation and risk; they never page
         assert stanza["alert.track"] == ("0" if det.data.get("building_block") else "1"), det.id
-        assert stanza["alert.suppress.fields"] == ",".join("group_" + g for g in det.data["logic"]["group_by"])
+        # the title is what people read: description, ES label, notable title
+        title = det.data["title"]
+        assert stanza["description"].startswith("AWS Sign-In - %s: " % title), det.id
+        assert stanza["action.correlationsearch.label"] == "AWS Sign-In - " + title
+        assert stanza["action.notable.param.rule_title"].startswith(title + " (")
         assert stanza["alert.severity"] == str(appbuild.ALERT_SEVERITY[det.data["severity"]])
         assert stanza["action.notable.param.severity"] == det.data["severity"]
 
@@ -99,8 +104,16 @@ def test_one_alert_per_detection_with_every_required_setting(confs, detections):
 def test_search_is_data_macro_base_search_command_filter(detections):
     det = detections[0]
     text = appbuild.saved_search_text(det)
-    assert text == "`aws_signin_cloudtrail` %s | awssignin detection=%s | `%s_filter`" % (
-        det.data["splunk"]["search"].strip(), det.id, det.id)
+    option = " indexed_within=10m" if det.data["logic"].get("window") else ""
+    assert text == "`aws_signin_cloudtrail` %s | awssignin detection=%s%s | `%s_filter`" % (
+        det.data["splunk"]["search"].strip(), det.id, option, det.id)
+
+
+def test_stanza_names_follow_the_id_not_the_title(detections):
+    det = detections[0]
+    renamed = variant(det, title="A completely new title")
+    assert appbuild.stanza_name(renamed) == appbuild.stanza_name(det) == "AWS Sign-In - %s - Rule" % det.id
+    assert appbuild.old_stanza_name(renamed) == "AWS Sign-In - A completely new title"
 
 
 def test_es_risk_objects_name_the_command_group_fields(confs, detections):
@@ -143,8 +156,8 @@ def test_multiline_search_round_trips_through_the_conf_parser(detections):
 
 def test_bad_detections_are_refused_naming_the_field(detections):
     det = detections[0]
-    with pytest.raises(DetectionError, match=r"title.*bracket"):
-        appbuild.stanza_name(variant(det, title="Root login [test]"))
+    with pytest.raises(DetectionError, match=r"title.*one line"):
+        appbuild.display_title(variant(det, title="Root login\nsecond line"))
     with pytest.raises(DetectionError, match=r"splunk\.override\.search.*base search"):
         appbuild.saved_search_text(variant(det, splunk__search='eventName="X" | awssignin detection=x'))
     with pytest.raises(DetectionError, match=r"splunk\.override\.search.*backslash"):
@@ -163,59 +176,63 @@ def _minutes_ago(modifier):
     return int(m.group(1))
 
 
-def covered(sched, window, start):
-    """Independent check: is a burst [start, start + window] inside one run's [earliest, latest)?
-    Runs are minute-aligned every ``interval`` seconds; start is seconds from a run."""
-    e_ago, l_ago = _minutes_ago(sched.earliest) * 60, _minutes_ago(sched.latest) * 60
-    for k in range(-200, 200):
-        now = k * sched.interval
-        if now - e_ago <= start and start + window < now - l_ago:
-            return True
-    return False
-
-
 WINDOWS = [0, 30, 90, 5 * 60, 15 * 60, 60 * 60, 61 * 60, 3 * 3600, 6 * 3600, 6 * 3600 + 60, 86400, 7 * 86400]
+NOWS = [1772445600 + k * 600 + skew for k in range(-3, 4) for skew in (0, 59, 97)]  # 2026-03-02, on and off the minute
+
+
+def _bounds(sched, now):
+    r = appbuild.resolve_relative
+    return (r(sched.earliest, now), r(sched.latest, now),
+            r(sched.index_earliest, now) if sched.index_earliest else None, r(sched.index_latest, now))
 
 
 @pytest.mark.parametrize("window", WINDOWS)
-def test_derived_schedule_leaves_no_burst_between_two_runs(window):
+def test_derived_schedule_reads_every_event_indexed_within_the_budget(window):
+    """Independent arithmetic over the resolved ranges (the scheduler model test runs the detections)."""
     sched = appbuild.derive_schedule(window)
-    assert appbuild.cron_max_gap(sched.cron) == sched.interval
-    # bursts starting anywhere over two run intervals, on and off the second and minute
-    for start in [i * 7.3 for i in range(int(2 * sched.interval / 7.3))] + [0.0, 59.999, sched.interval - 0.001]:
-        assert covered(sched, window, start), (window, sched, start)
-    assert appbuild.first_uncovered(sched.cron, sched.earliest, sched.latest, window) is None
-    assert _minutes_ago(sched.latest) * 60 == appbuild.INDEXING_LAG
-    period = appbuild._duration_text(sched.span + sched.interval)
-    assert sched.suppress_period == period and sched.span >= window + sched.interval
+    interval, late = sched.interval, appbuild.LATENESS
+    assert appbuild.cron_max_gap(sched.cron) == interval and sched.lateness == late
+    for now in NOWS:
+        earliest, latest, index_earliest, index_latest = _bounds(sched, now)
+        prev = _bounds(sched, now - interval)
+        assert index_latest <= now - appbuild.SEARCHABLE_DELAY
+        if window == 0:
+            assert prev[3] == index_earliest  # index slices meet: each event read by exactly one run
+            assert earliest <= index_earliest - late and sched.latest == "now"
+        else:
+            assert latest == index_latest and sched.indexed_within == appbuild._duration_text(interval)
+            # an event indexed in this run's slice happened at or after slice start - budget; its burst
+            # partners lie within the window of it
+            assert earliest <= index_latest - interval - late - window
 
 
-@pytest.mark.parametrize("window", WINDOWS)
-def test_one_minute_less_of_range_misses_a_burst(window):
-    """The derivation is tight: the checks above could fail."""
+@pytest.mark.parametrize("window", [0, 15 * 60, 3 * 3600])
+def test_one_minute_less_of_range_misses_a_late_event(window):
+    """The derivation is tight: the check above could fail."""
     sched = appbuild.derive_schedule(window)
-    if window % 60:
-        return  # window rounded up to the minute: a minute less may still cover it
     shorter = sched._replace(earliest="-%dm@m" % (_minutes_ago(sched.earliest) - 1))
-    assert not all(covered(shorter, window, s) for s in range(0, 2 * sched.interval, 10))
-    assert appbuild.first_uncovered(shorter.cron, shorter.earliest, shorter.latest, window) is not None
+    earliest, _, index_earliest, index_latest = _bounds(shorter, NOWS[0])
+    first_indexed = index_earliest if window == 0 else index_latest - sched.interval
+    assert earliest > first_indexed - appbuild.LATENESS - window
 
 
 def test_schedule_follows_the_window():
-    assert appbuild.derive_schedule(0)[:3] == ("*/10 * * * *", "-20m@m", "-10m@m")
-    assert appbuild.derive_schedule(15 * 60)[:3] == ("*/10 * * * *", "-35m@m", "-10m@m")
-    assert appbuild.derive_schedule(2 * 3600)[:3] == ("*/30 * * * *", "-160m@m", "-10m@m")
-    assert appbuild.derive_schedule(86400)[:3] == ("0 * * * *", "-1510m@m", "-10m@m")
-    assert appbuild.derive_schedule(15 * 60).suppress_period == "35m"
+    assert appbuild.derive_schedule(0)[:5] == ("*/10 * * * *", "-75m@m", "now", "-15m@m", "-5m@m")
+    assert appbuild.derive_schedule(15 * 60)[:5] == ("*/10 * * * *", "-90m@m", "-5m@m", None, "-5m@m")
+    assert appbuild.derive_schedule(2 * 3600)[:5] == ("*/30 * * * *", "-215m@m", "-5m@m", None, "-5m@m")
+    assert appbuild.derive_schedule(86400)[:5] == ("0 * * * *", "-1565m@m", "-5m@m", None, "-5m@m")
+    assert appbuild.derive_schedule(15 * 60).indexed_within == "10m"
+    assert appbuild.derive_schedule(0, lateness=2 * 3600).earliest == "-135m@m"  # the budget is one constant
 
 
-def test_shipped_schedules_cover_each_detections_window(confs, detections):
+def test_shipped_schedules_follow_the_derivation(confs, detections):
     conf = parse(confs["savedsearches"])
     for det in detections:
         stanza = conf[appbuild.stanza_name(det)]
-        window = appbuild.window_seconds(det)
-        assert appbuild.first_uncovered(stanza["cron_schedule"], stanza["dispatch.earliest_time"],
-                                        stanza["dispatch.latest_time"], window) is None, det.id
+        sched = appbuild.derive_schedule(appbuild.window_seconds(det))
+        assert (stanza["cron_schedule"], stanza["dispatch.earliest_time"], stanza["dispatch.latest_time"],
+                stanza.get("dispatch.index_earliest"), stanza["dispatch.index_latest"]) == sched[:5], det.id
+        assert ("indexed_within=%s " % sched.indexed_within in stanza["search"]) == bool(sched.window), det.id
         runs_per_hour = len([m for m in appbuild.cron_minutes(stanza["cron_schedule"]) if m < 60])
         assert runs_per_hour <= 12  # AppInspect warns above 12 runs an hour
 
@@ -224,21 +241,16 @@ def test_schedule_overrides_are_honoured_and_checked(detections):
     det = by_type(detections, "threshold")
     window = appbuild.window_seconds(det)
     cron_only = appbuild.schedule(variant(det, splunk__cron="*/20 * * * *"))
-    assert cron_only.cron == "*/20 * * * *" and cron_only.interval == 1200
-    assert _minutes_ago(cron_only.earliest) * 60 == appbuild.INDEXING_LAG + 1200 + window
-    wide = "-%dm@m" % ((appbuild.INDEXING_LAG + 600 + window) // 60 + 30)
-    explicit = appbuild.schedule(variant(det, splunk__earliest=wide, splunk__latest="-10m@m"))
-    assert explicit.earliest == wide and explicit.latest == "-10m@m"
-    too_short = "-%dm@m" % ((appbuild.INDEXING_LAG + window) // 60)
-    with pytest.raises(DetectionError, match=r"splunk\.earliest.*outside every run"):
-        appbuild.schedule(variant(det, splunk__earliest=too_short))
+    assert cron_only.cron == "*/20 * * * *" and cron_only.interval == 1200 and cron_only.indexed_within == "20m"
+    assert _minutes_ago(cron_only.earliest) * 60 == appbuild.SEARCHABLE_DELAY + 1200 + window + appbuild.LATENESS
+    with pytest.raises(DetectionError, match=r"splunk\.earliest.*lateness budget"):
+        appbuild.schedule(variant(det, splunk__earliest="-2h@m"))
+    with pytest.raises(DetectionError, match=r"splunk\.latest.*lateness budget"):
+        appbuild.schedule(variant(det, splunk__latest="-10m@m"))
     with pytest.raises(DetectionError, match=r"splunk\.cron.*every day"):
         appbuild.schedule(variant(det, splunk__cron="0 * * * 1-5"))
-    with pytest.raises(DetectionError, match=r"splunk\.latest.*relative time"):
-        appbuild.schedule(variant(det, splunk__latest="yesterday"))
-    # an hourly run snapped to the hour still covers the window when the range is long enough
-    assert appbuild.first_uncovered("5 * * * *", "-2h@h", "-10m@m", 15 * 60) is None
-    assert appbuild.first_uncovered("5 * * * *", "-1h@h", "@h", 15 * 60) is not None
+    with pytest.raises(DetectionError, match=r"splunk\.cron.*irregular"):
+        appbuild.schedule(variant(det, splunk__cron="0,10 * * * *"))
 
 
 def test_cron_reading():

@@ -10,6 +10,18 @@ from .timeutil import parse_time
 
 MASKED_USER = "HIDDEN_DUE_TO_SECURITY_REASONS"
 
+# The Splunk Add-on for AWS overwrites errorCode at search time for sourcetype aws:cloudtrail: the
+# original code, else "success" / "failure" from responseElements.ConsoleLogin (notes/splunk.md §7.3,
+# read from a mirror of the add-on's props.conf; its source is not public, and its CIM field report
+# lists errorCode-derived result/action/status fields). CloudTrail itself writes errorCode only when a
+# request fails, as an AWS error code such as AccessDenied (record contents reference,
+# https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-event-reference-record-contents.html),
+# so in Splunk's field view these lower-case outcomes are no error codes: "success" is read as absent,
+# and so is "failure" on a ConsoleLogin, whose outcome is its responseElements marker. The view is the
+# same with the add-on and without (tests/splunk/test_aws_addon_fields.py). Raw records (replay, the
+# Elastic comparison) are read as AWS wrote them: no add-on runs there.
+ADDON_ERROR_CODES = ("success", "failure")
+
 # IAM Identity Center's own sign-in events carry their outcome in serviceEventDetails.<eventName>.
 SERVICE_OUTCOME_EVENTS = ("UserAuthentication", "CredentialChallenge", "CredentialVerification")
 
@@ -181,11 +193,12 @@ def _service_detail(get, event_name):
     return None
 
 
-def normalize(get, containers_checked=True):
+def normalize(get, containers_checked=True, splunk=False):
     """Build the sign-in view from a getter. Raises BadRecord naming the first bad field.
 
     ``containers_checked``: a raw CloudTrail record, whose containers must be objects and whose
-    values single (Splunk's flat view has neither containers nor single values)."""
+    values single (Splunk's flat view has neither containers nor single values). ``splunk``: the
+    view Splunk built, where the Splunk Add-on for AWS may have computed errorCode (ADDON_ERROR_CODES)."""
     multivalue = not containers_checked
 
     def text(path, required=False):
@@ -210,6 +223,8 @@ def normalize(get, containers_checked=True):
     arn = text("userIdentity.arn")
     user_name = text("userIdentity.userName")
     error_code = text("errorCode")
+    if splunk and error_code in ADDON_ERROR_CODES and (error_code == "success" or event_name == "ConsoleLogin"):
+        error_code = None  # the Splunk Add-on for AWS's computed value, not an AWS error (see ADDON_ERROR_CODES)
     error_message = text("errorMessage")
 
     outcome = None
@@ -274,7 +289,7 @@ def from_cloudtrail(record):
 
 def from_splunk(record):
     """The sign-in view of one event as the search command receives it (dotted field names)."""
-    return normalize(flat_getter(record), containers_checked=False)
+    return normalize(flat_getter(record), containers_checked=False, splunk=True)
 
 
 # The raw paths the sign-in view reads: the search command declares them as required fields so that
