@@ -382,3 +382,30 @@ def test_package_contents(packages, confs, layout):
         assert shipped == confs["savedsearches"]
         app = parse(tar.extractfile("awssignin/default/app.conf").read().decode("utf-8"))
         assert app["package"]["id"] == "awssignin"
+
+
+# --- Enterprise Security profile -------------------------------------------------------------------
+
+def test_es_profile_turns_on_risk_and_notable_for_every_alert_and_nothing_else(confs, detections):
+    """dist/awssignin-es-profile-savedsearches.conf, layered over default/ as local/ is (key by key),
+    turns both ES actions on for every shipped stanza and leaves every other setting as shipped."""
+    default = parse(confs["savedsearches"])
+    profile = parse(appbuild.es_profile_conf(detections))
+    assert sorted(profile) == sorted(default)
+    for name, stanza in default.items():
+        merged = dict(stanza)
+        merged.update(profile[name])
+        assert (merged["action.risk"], merged["action.notable"]) == ("1", "1"), name
+        assert {k: v for k, v in merged.items() if k not in ("action.risk", "action.notable")} == \
+            {k: v for k, v in stanza.items() if k not in ("action.risk", "action.notable")}
+        assert stanza["action.correlationsearch.detection_type"] == "ebd"
+
+
+def test_es_profile_is_written_to_dist_not_into_the_app(tmp_path, detections):
+    from harness.project import Layout
+    layout = Layout(ROOT)
+    layout.dist = tmp_path
+    written = appbuild.splunk_es_profile(layout, detections)
+    assert [p.name for p in written] == [appbuild.ES_PROFILE]
+    assert written[0].read_text(encoding="utf-8") == appbuild.es_profile_conf(detections)
+    assert not (ROOT / "addon" / "default" / appbuild.ES_PROFILE).exists()

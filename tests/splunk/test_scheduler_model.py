@@ -296,3 +296,16 @@ def test_old_event_time_schedule_misses_a_late_event(detections, stanzas, layout
                                          "dispatch.index_earliest": "", "dispatch.index_latest": ""})
     view = field_view(root_login("00000000-0000-4000-8000-000000000004", "2026-03-02T10:03:00Z"))
     assert sched.simulate([(view, view["_time"] + 17 * 60)], 0) == []
+
+
+def test_indexed_within_needs_a_duration_and_a_latest_time(command):
+    def make():
+        return command.build_engine("root_console_brute_force")
+    with pytest.raises(ValueError, match="indexed_within"):
+        newbursts.for_search(make, "soon", 1772445600.0)
+    with pytest.raises(ValueError, match="indexed_within"):
+        newbursts.for_search(make, "0s", 1772445600.0)
+    # an all-time search by hand (latest_time 0) has no previous run: every alert is returned
+    assert not isinstance(newbursts.for_search(make, "10m", 0.0), newbursts.NewBursts)
+    engine = newbursts.for_search(make, "10m", 1772445600.0)
+    assert isinstance(engine, newbursts.NewBursts) and engine.cutoff == 1772445600.0 - 600
