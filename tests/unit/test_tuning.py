@@ -13,6 +13,7 @@ from harness.cli import main
 from harness.detections import load_all
 from harness.elastic.ecs import to_ecs
 from harness.elastic.rules import rule_id
+from harness.splunk import appbuild
 from harness.splunk.appbuild import stanza_name
 from harness.splunk.fieldview import field_view
 from harness.splunk.spl import compile_search
@@ -369,3 +370,37 @@ def test_a_bad_tuning_file_stops_test_and_replay_with_its_location(tmp_path):
         result = CliRunner().invoke(main, args)
         assert result.exit_code == 1
         assert "%s:2: detections.nope: unknown detection id" % path in result.output + (result.stderr or "")
+
+
+def test_the_documented_example_is_a_valid_tuning_file(dets):
+    tuning = load(ROOT / "docs" / "tuning.example.yml", dets)
+    assert {e.label for e in tuning.entries} >= {"office-egress", "token_relay/identity-broker"}
+    assert tuning.params_for("failed_logins_for_user") == {"threshold": 20, "window": "30m"}
+
+
+def test_a_tuned_window_also_widens_the_searched_range_and_is_taken_back_with_it(tmp_path, dets):
+    det = by_id(dets, "failed_logins_for_user")
+    local = tmp_path / "local"
+    wide = tuning_file(tmp_path, "detections:\n  failed_logins_for_user:\n    window: 45m\n")
+    tuned_splunk.write_local(load(wide, dets), dets, local)
+    stanza = read_conf(str(local / "savedsearches.conf"))[stanza_name(det)]
+    shipped = dict(appbuild.saved_search_settings(det))
+    assert stanza["dispatch.earliest_time"] != shipped["dispatch.earliest_time"]
+    assert int(stanza["dispatch.earliest_time"].strip("-m@")) - int(shipped["dispatch.earliest_time"].strip("-m@")) == 30
+    assert "window=45m" in stanza["search"]
+    narrow = tuning_file(tmp_path, "detections:\n  failed_logins_for_user:\n    threshold: 12\n", "narrow.yml")
+    tuned_splunk.write_local(load(narrow, dets), dets, local)
+    stanza = read_conf(str(local / "savedsearches.conf"))[stanza_name(det)]
+    assert set(stanza) == {"search"} and "threshold=12" in stanza["search"]
+
+
+def test_a_window_that_would_change_a_users_own_setting_is_an_error(tmp_path, dets):
+    det = by_id(dets, "failed_logins_for_user")
+    local = tmp_path / "local"
+    local.mkdir()
+    mine = "[%s]\ndispatch.earliest_time = -3h@h\n" % stanza_name(det)
+    (local / "savedsearches.conf").write_text(mine, encoding="utf-8")
+    wide = tuning_file(tmp_path, "detections:\n  failed_logins_for_user:\n    window: 45m\n")
+    with pytest.raises(LocalConfError, match="already sets dispatch.earliest_time"):
+        tuned_splunk.write_local(load(wide, dets), dets, local)
+    assert (local / "savedsearches.conf").read_text() == mine
