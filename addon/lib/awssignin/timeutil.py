@@ -14,9 +14,11 @@ MAX_DURATION = 3650 * 86400
 MIN_EPOCH = -30610224000.0    # 1000-01-01T00:00:00Z
 MAX_EPOCH = 253402300800.0    # 10000-01-01T00:00:00Z (excluded)
 _DAYS = {}  # "YYYY-MM-DD" -> epoch of its midnight UTC, for dates already validated once
-# \Z, not $: "$" also matches before a trailing newline, which the other parsers refuse
+# \Z, not $: "$" also matches before a trailing newline, which the other parsers refuse; at most
+# nine fraction digits (nanoseconds), the most the Elastic mapping's date parsing reads
+# (harness/elastic/ecs.py _parse_iso), so that every time accepted here is accepted there
 _ISO = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(\.\d+)?(Z|[+-]\d{2}:?\d{2})?\Z"
+    r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(Z|[+-]\d{2}:?\d{2})?\Z"
 )
 
 
