@@ -25,8 +25,9 @@ from collections import Counter
 
 from awssignin.engine import Detection as EngineDetection
 from awssignin.engine import union_of_sources
-from awssignin.normalize import BadRecord, from_cloudtrail, kind_of
+from awssignin.normalize import BadRecord, from_cloudtrail, kind_of, nested_getter
 
+from .elastic.ecs import _OBJECT_KEYS as ECS_OBJECT_KEYS
 from .ordering import SPILL_AT, OrderedSpill
 from .reader import Reader, Skip
 
@@ -41,6 +42,17 @@ EVENT_DEDUP_HORIZON = 3600
 PLATFORM_SKIP_KEYS = ("no field view", "unmappable")
 # processor counters that count a record once per lane (a record may reach two): not summed
 LANE_COUNTERS = ("records",)
+
+
+def _check_containers(record):
+    """The containers the Elastic mapping requires to be objects (harness/elastic/ecs.py
+    _OBJECT_KEYS) beyond those the sign-in view checks: a record the ECS mapping would refuse is
+    refused here, for both platforms. Raises BadRecord."""
+    get = nested_getter(record)
+    for path in ECS_OBJECT_KEYS:
+        value = get(path)
+        if value is not None and value.__class__ is not dict:
+            raise BadRecord(path, "expected an object, got %s" % kind_of(value))
 
 
 def is_per_event(detection):
@@ -164,6 +176,7 @@ class Replay(object):
                 continue
             try:
                 view = from_cloudtrail(record)
+                _check_containers(record)
             except BadRecord as err:
                 self._skip(Skip("bad field %s" % err.field, location, err.message))
                 continue

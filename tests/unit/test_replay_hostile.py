@@ -61,6 +61,11 @@ MALFORMED = [
     ("year 999", _set(["eventTime"], "0999-03-10T09:00:00Z"), "bad field eventTime"),
     ("year 10000", _set(["eventTime"], "10000-03-10T09:00:00Z"), "bad field eventTime"),
     ("offset past 23:59", _set(["eventTime"], "2026-03-10T09:00:00+24:00"), "bad field eventTime"),
+    ("ten fraction digits", _set(["eventTime"], "2026-03-10T09:00:00.1234567890Z"), "bad field eventTime"),
+    # containers the Elastic mapping requires to be objects, refused for both platforms
+    ("tlsDetails string", _set(["tlsDetails"], "TLSv1.3"), "bad field tlsDetails"),
+    ("serviceEventDetails string", _set(["serviceEventDetails"], "x"), "bad field serviceEventDetails"),
+    ("sessionContext list", _set(["userIdentity", "sessionContext"], []), "bad field userIdentity.sessionContext"),
 ]
 
 # valid records whose content must come out as text
