@@ -231,7 +231,8 @@ def _summary(err, job, seconds, alerts):
     n = stats.get("records read", 0)
     say("records read: %s in %.1fs (%.0f records/s), files: %s"
         % (format(n, ","), seconds, n / max(seconds, 1e-9), stats.get("files", 0)))
-    say("validated: %s; not validated: %s (no detection reads their eventSource, so none can alert on them)"
+    say("validated: %s; not validated: %s (no detection's predicate can hold on their eventSource and "
+        "eventName, so none can alert on them)"
         % (format(stats.get("validated", 0), ","), format(stats.get("not validated", 0), ",")))
     skipped = sum(job.skipped.values())
     say("skipped: %d" % skipped + ("" if not skipped else " (%s)" % ", ".join(
