@@ -22,7 +22,17 @@ COMPOSE_FILE = Path("docker") / "compose.yml"
 ENV_FILE = Path("docker") / ".env"
 APP_MOUNT = "/tmp/awssignin-dist"         # where compose.yml mounts dist/ in the Splunk container
 NO_ENGINE_EXIT = 2
-UP_TIMEOUT = 1200                          # seconds: first pulls (~3 GB) and Splunk's provisioning
+# seconds: first pulls (~3 GB) and Splunk's provisioning, as long as compose.yml's Splunk healthcheck
+# allows (start_period 25m + 20 retries x 15 s)
+UP_TIMEOUT = 1800
+
+# The Splunk images the stack can run, by line (`docker up --splunk-version`); exact tags only.
+# 9.4.10: newest 9.4 maintenance release found (fixes SVD-2026-0402 / CVE-2026-20203, which affects
+# 9.4.0-9.4.9, Tenable plugin 306560). 10.2.4: fixes SVD-2026-0603 / CVE-2026-20253 (10.2.0-10.2.3).
+# Neither tag was pulled from here (no registry access): check `docker pull` on the first run.
+SPLUNK_IMAGES = {"9.4": "9.4.10", "10.2": "10.2.4"}
+DEFAULT_SPLUNK_LINE = "9.4"
+SPLUNK_VERSION = "AWSSIGNIN_SPLUNK_VERSION"    # in docker/.env; compose.yml's splunk image tag
 
 
 class DockerUnavailable(RuntimeError):
@@ -91,6 +101,33 @@ def existing_artefacts(layout, values):
     return package, rules
 
 
+def splunk_tag(choice):
+    """The pinned image tag for ``choice``: a line (``9.4``) or one of the pinned tags itself."""
+    if choice in SPLUNK_IMAGES:
+        return SPLUNK_IMAGES[choice]
+    if choice in SPLUNK_IMAGES.values():
+        return choice
+    raise click.BadParameter("%r is not a pinned Splunk version; choose one of %s"
+                             % (choice, ", ".join("%s (%s)" % kv for kv in sorted(SPLUNK_IMAGES.items()))),
+                             param_hint="--splunk-version")
+
+
+def record_splunk_version(env_path, choice):
+    """Write the chosen tag to docker/.env (kept for later `up`, `status`, `down`); returns the tag.
+    Without ``choice`` the recorded tag stays, or the default line's tag is recorded."""
+    values = secrets.read_env_file(env_path)
+    recorded = values.get(SPLUNK_VERSION)
+    if choice is None:
+        tag = recorded if recorded in SPLUNK_IMAGES.values() else SPLUNK_IMAGES[DEFAULT_SPLUNK_LINE]
+    else:
+        tag = splunk_tag(choice)
+    if recorded != tag:
+        values[SPLUNK_VERSION] = tag
+        # secrets.set_setting accepts only ports and the package name; the writer keeps the file private
+        secrets._write_private(env_path, values)
+    return tag
+
+
 def _env(layout):
     try:
         return secrets.load(layout.root / ENV_FILE)
@@ -100,12 +137,15 @@ def _env(layout):
 
 # -- runners ---------------------------------------------------------------------------------------
 
-def splunk_runner(values, keep_data=False):
-    from .splunk import SplunkClient, SplunkDockerRunner
+def splunk_runner(values, keep_data=False, layout=None):
+    """The live Splunk runner; saved search names come from the checkout's packaged
+    addon/default/savedsearches.conf (what the built package holds)."""
+    from ..project import Layout
+    from .splunk import SplunkClient, SplunkDockerRunner, packaged_stanzas
     client = SplunkClient("https://127.0.0.1:%s" % values["AWSSIGNIN_SPLUNK_API_PORT"],
                           "https://127.0.0.1:%s" % values["AWSSIGNIN_SPLUNK_HEC_PORT"],
                           values["SPLUNK_PASSWORD"], values["SPLUNK_HEC_TOKEN"])
-    return SplunkDockerRunner(client, keep_data=keep_data)
+    return SplunkDockerRunner(client, packaged_stanzas(layout or Layout()), keep_data=keep_data)
 
 
 def elastic_runner(values, keep_data=False):
@@ -186,7 +226,11 @@ def docker():
 @docker.command()
 @click.option("--build/--no-build", default=True, show_default=True, help="Build dist/ first.")
 @click.option("--timeout", default=UP_TIMEOUT, show_default=True, help="Seconds to wait for healthy containers.")
-def up(build, timeout):
+@click.option("--splunk-version", metavar="LINE",
+              help="Splunk image: %s (default: the one recorded in docker/.env, else %s). Changing it "
+                   "recreates the Splunk container; run `awssignin docker down` first to start from empty data."
+                   % (" or ".join("%s (%s)" % kv for kv in sorted(SPLUNK_IMAGES.items())), DEFAULT_SPLUNK_LINE))
+def up(build, timeout, splunk_version):
     """Start the stack: secrets in docker/.env (generated once), the app built, containers healthy."""
     _require_engine()
     layout = _layout()
@@ -197,6 +241,7 @@ def up(build, timeout):
         raise click.ClickException(str(err))
     if created:
         click.echo("generated %s: %s (git-ignored, mode 0600)" % (ENV_FILE, ", ".join(created)))
+    tag = record_splunk_version(env_path, splunk_version)
     if build:
         package, _ = build_artefacts(layout, _detections(layout))
         click.echo("built %s" % package.relative_to(layout.root))
@@ -208,8 +253,8 @@ def up(build, timeout):
     if subprocess.call(cmd) != 0:
         raise click.ClickException("docker compose up failed; `docker compose -p %s logs` shows why" % PROJECT)
     values = secrets.load(env_path)
-    click.echo("Splunk Web  http://127.0.0.1:%s  (admin; password SPLUNK_PASSWORD in %s)"
-               % (values["AWSSIGNIN_SPLUNK_WEB_PORT"], ENV_FILE))
+    click.echo("Splunk Web  http://127.0.0.1:%s  (splunk/splunk:%s; admin; password SPLUNK_PASSWORD in %s)"
+               % (values["AWSSIGNIN_SPLUNK_WEB_PORT"], tag, ENV_FILE))
     click.echo("Kibana      http://127.0.0.1:%s  (elastic; password ELASTIC_PASSWORD in %s)"
                % (values["AWSSIGNIN_KIBANA_PORT"], ENV_FILE))
 

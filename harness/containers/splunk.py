@@ -7,16 +7,32 @@ For each detection test the runner
    sourcetype ``aws:cloudtrail``, a test index created for the session and a ``source`` unique to
    the test, so tests never see each other's events;
 2. polls a search until every event is searchable;
-3. takes the detection's saved search as the installed app holds it (REST), checks it equals what
-   ``awssignin build`` generates (``appbuild.saved_search_text``), scopes its data macro to the test's
-   index and source (``index=... source=... `aws_signin_cloudtrail```: the macro itself still expands
-   on the server), applies the test's ``threshold=`` / ``window=`` to the ``awssignin`` command as the
-   local runner does, and runs it over exactly the shifted time range;
-4. reads the result rows (``output_mode=json``) and turns them into the alert schema with the local
-   runner's ``row_to_alert``; first_seen / last_seen are moved back to the fixture's time line so that
-   live and local output read alike.
+3. finds the detection's saved search by the stanza the packaged ``addon/default/savedsearches.conf``
+   gives it (the stanza whose search runs ``awssignin detection=<id>``), checks that the installed
+   search equals what ``awssignin build`` generates, and points the app's data macro at the test's
+   index and source (``index=... source=... (<shipped definition>)``: the local/macros.conf edit the
+   README asks admins to make); a test's ``threshold=`` / ``window=`` are written into the saved
+   search (as an admin tunes it) and the shipped text is put back afterwards;
+4. dispatches the installed saved search (``saved/searches/<name>/dispatch``) with ``dispatch.now``
+   and the event-time bounds of the shifted records (and index-time bounds when the saved search has
+   them) and ``trigger_actions=1``, so its own macros, filter macro, alert condition, suppression and
+   tracking run as Splunk's scheduler would run them;
+5. waits for the job, reads every result row as splunklib's ``Job.results`` does (``output_mode=json``,
+   ``segmentation=none``, ``count``/``offset`` paging; POST on search API v2, GET on v1), reads the
+   saved search's fired alerts (``alerts/fired_alerts/<name>``) and checks that an alert fired exactly
+   when the saved search's condition and suppression say it must;
+6. turns the rows into the alert schema with the local runner's ``row_to_alert``; first_seen /
+   last_seen are moved back to the fixture's time line so that live and local output read alike.
 
-The session's index is deleted at the end (``close``).
+At the end (``close``) the data macro and the HEC token's index list are put back as they were and
+the session's index is deleted.
+
+REST references: Splunk REST API Reference, Search endpoints (``saved/searches/{name}/dispatch``:
+``dispatch.*``, ``dispatch.now``, ``trigger_actions``, ``force_dispatch``; ``search/v2/jobs/{sid}``
+and ``/results``; ``alerts/fired_alerts/{name}``), https://docs.splunk.com/Documentation/Splunk/9.4.0/RESTREF/RESTsearch;
+splunk/splunk-sdk-python ``splunklib/client.py`` (``SavedSearch.dispatch``, ``Job.results``,
+``Service.disable_v2_api``, ``SavedSearch.fired_alerts``; the vendored copy is addon/lib/splunklib).
+Not checked against a running splunkd here (no Docker engine): see docker/README.md.
 
 TLS: splunkd's REST port and HEC use the self-signed certificate the image generates. Certificate
 checks are turned off only for containers on this machine (127.0.0.1, ::1, localhost), explicitly, in
@@ -32,7 +48,7 @@ from urllib.parse import quote, urlparse
 import requests
 
 from awssignin.engine import OVERRIDABLE as PARAMS
-from awssignin.timeutil import format_time, parse_time
+from awssignin.timeutil import format_time, parse_duration, parse_time
 
 from ..splunk.appbuild import APP_ID as APP, COMMAND, DATA_MACRO
 from . import timeshift
@@ -42,7 +58,6 @@ HOST = "awssignin-harness"
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 _COMMAND_STAGE = re.compile(r"\|\s*%s\b([^|]*)" % COMMAND)
-_OPTION = re.compile(r"\s+(%s)=(\"[^\"]*\"|\S+)" % "|".join(PARAMS))
 _INDEX_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,79}$")
 
 
@@ -76,39 +91,102 @@ def hec_body(records, index, source, host=HOST):
                    for r in records).encode("utf-8")
 
 
-def scoped_search(text, index, source, params=None):
-    """The saved search ``text`` restricted to ``index`` / ``source``, with ``params`` given to the
-    awssignin command, ready for ``search/jobs`` (which wants a leading ``search`` or ``|``).
+def apply_params(text, params):
+    """The saved search ``text`` with ``params`` given to its awssignin command (replacing the same
+    options if present), as an admin tuning the saved search would write it."""
+    if not params:
+        return text
+    stages = list(_COMMAND_STAGE.finditer(text))
+    if len(stages) != 1:
+        raise SplunkError("the saved search must run `%s` exactly once to take test parameters, found %d: %s"
+                          % (COMMAND, len(stages), text))
+    unknown = sorted(set(params) - set(PARAMS))
+    if unknown:
+        raise SplunkError("parameter(s) %s are not options of `%s` (only %s)"
+                          % (", ".join(unknown), COMMAND, ", ".join(PARAMS)))
+    m = stages[0]
+    # only the options being set are replaced; the shipped ones the test does not touch stay
+    replaced = re.compile(r"\s+(%s)=(\"[^\"]*\"|\S+)" % "|".join(re.escape(k) for k in sorted(params)))
+    args = replaced.sub("", m.group(1)).rstrip()
+    for key in PARAMS:
+        if key in params:
+            args += " %s=%s" % (key, params[key])
+    return (text[:m.start(1)] + args + " " + text[m.end(1):].lstrip()).rstrip()
 
-    The data macro is kept: Splunk still expands the shipped definition, the test only ANDs its
-    index and source in front of it.
-    """
-    call = "`%s`" % DATA_MACRO
-    if call not in text:
-        raise SplunkError("the saved search does not use the data macro %s: %s" % (call, text))
+
+def scoped_macro(definition, index, source):
+    """The data macro's definition restricted to one test's ``index`` and ``source``: the shipped
+    definition still applies (in parentheses), the test only ANDs its index and source in front."""
     if not _INDEX_NAME.match(index) or '"' in source or "\\" in source:
         raise SplunkError("cannot scope a search to index %r / source %r" % (index, source))
-    scoped = text.replace(call, 'index="%s" source="%s" %s' % (index, source, call))
-    if params:
-        stages = list(_COMMAND_STAGE.finditer(scoped))
-        if len(stages) != 1:
-            raise SplunkError("the saved search must run `%s` exactly once to take test parameters, found %d: %s"
-                              % (COMMAND, len(stages), text))
-        unknown = sorted(set(params) - set(PARAMS))
-        if unknown:
-            raise SplunkError("parameter(s) %s are not options of `%s` (only %s)"
-                              % (", ".join(unknown), COMMAND, ", ".join(PARAMS)))
-        m = stages[0]
-        args = _OPTION.sub("", m.group(1)).rstrip()
-        for key in PARAMS:
-            if key in params:
-                args += " %s=%s" % (key, params[key])
-        scoped = scoped[:m.start(1)] + args + " " + scoped[m.end(1):].lstrip()
-        scoped = scoped.rstrip()
-    stripped = scoped.lstrip()
-    if not (stripped.startswith("|") or stripped.startswith("search ")):
-        scoped = "search " + stripped
-    return scoped
+    return 'index="%s" source="%s" (%s)' % (index, source, definition)
+
+
+def uses_search_api_v2(version, instance_type=""):
+    """True when splunkd has search API v2 (``search/v2/jobs``), by splunklib's rule
+    (``Service.disable_v2_api``): Splunk Enterprise 9.0.2 and later, Splunk Cloud 9.0.2209 and later."""
+    try:
+        parts = tuple(int(p) for p in str(version).split(".")[:3])
+    except ValueError:
+        return True          # an unreadable version: current servers all have v2
+    return parts >= ((9, 0, 2209) if str(instance_type).lower() == "cloud" else (9, 0, 2))
+
+
+_RELATIONS = {"greater than": lambda n, q: n > q, "less than": lambda n, q: n < q,
+              "equal to": lambda n, q: n == q, "not equal to": lambda n, q: n != q}
+
+
+def alert_condition(content, result_count):
+    """Whether a saved search's alert condition (savedsearches.conf ``counttype`` / ``relation`` /
+    ``quantity``; ``alert_condition`` not supported) holds for ``result_count`` results: True, False,
+    or None when the condition is one this model does not evaluate (then nothing is checked)."""
+    counttype = str(content.get("counttype") or "").strip().lower()
+    if counttype == "always":
+        return True
+    if counttype not in ("number of events", "number of results") or content.get("alert_condition"):
+        return None
+    relation = _RELATIONS.get(str(content.get("relation") or "").strip().lower())
+    try:
+        quantity = int(str(content.get("quantity")).strip())
+    except ValueError:
+        return None
+    return None if relation is None else relation(result_count, quantity)
+
+
+def _flag(value):
+    return str(value).strip().lower() in ("1", "true", "t", "yes", "y")
+
+
+class Suppression(object):
+    """What ``alert.suppress`` / ``alert.suppress.fields`` / ``alert.suppress.period`` let fire, for
+    the triggers of one session (savedsearches.conf.spec): a result whose suppress-field values fired
+    within the period does not fire again; with no fields, any trigger within the period suppresses
+    the next. Triggers before the session (a reused container) are unknown here."""
+
+    def __init__(self, clock=time.time):
+        self.clock = clock
+        self.fired = {}                    # (stanza, key) -> time it fired
+
+    def fresh_rows(self, stanza, content, rows):
+        """The rows that may fire now; records them as fired."""
+        if not _flag(content.get("alert.suppress", "0")):
+            return list(rows)
+        fields = [f.strip() for f in str(content.get("alert.suppress.fields") or "").split(",") if f.strip()]
+        try:
+            period = parse_duration(str(content.get("alert.suppress.period") or "").strip())
+        except ValueError:
+            raise SplunkError("[%s] alert.suppress.period %r is not a duration"
+                              % (stanza, content.get("alert.suppress.period")))
+        now = self.clock()
+        fresh = []
+        for row in rows:
+            key = (stanza, tuple(json.dumps(row.get(f), sort_keys=True) for f in fields))
+            if key in self.fired and now - self.fired[key] < period:
+                continue
+            fresh.append(row)
+        for row in fresh:
+            self.fired[(stanza, tuple(json.dumps(row.get(f), sort_keys=True) for f in fields))] = now
+        return fresh
 
 
 def job_errors(content):
@@ -150,13 +228,15 @@ class SplunkClient(object):
         self.session = session or requests.Session()
         self.session.auth = (username, password)
         self.username = username
+        self.page_size = 10000
+        self._version = None
 
     # -- transport ---------------------------------------------------------------------------------
     def _request(self, method, path, ok=(200, 201), **kwargs):
         url = self.api_url + path
         kwargs.setdefault("timeout", self.timeout)
-        params = kwargs.setdefault("params", {})
-        params.setdefault("output_mode", "json")
+        if kwargs.get("params", {}) is not None:    # params=None: every parameter is in the body
+            kwargs.setdefault("params", {}).setdefault("output_mode", "json")
         try:
             response = self.session.request(method, url, verify=tls_verify(url), **kwargs)
         except requests.RequestException as err:
@@ -197,6 +277,21 @@ class SplunkClient(object):
                 raise SplunkError("splunkd at %s was not ready within %ds (last: %s)" % (self.api_url, timeout, last))
             sleep(pause)
 
+    def version(self):
+        """(version, instance_type) of splunkd, read once (server/info)."""
+        if self._version is None:
+            entries = self.server_info().get("entry") or [{}]
+            content = entries[0].get("content", {})
+            self._version = (str(content.get("version", "")), str(content.get("instance_type", "")))
+        return self._version
+
+    def _jobs_path(self, sid=None, tail=""):
+        v2 = uses_search_api_v2(*self.version())
+        path = "/services/search/%sjobs" % ("v2/" if v2 else "")
+        if sid is not None:
+            path += "/" + quote(sid, safe="")
+        return path + tail
+
     # -- indexes and HEC ---------------------------------------------------------------------------
     def index_exists(self, name):
         response = self._request("GET", "/services/data/indexes/%s" % quote(name, safe=""), ok=(200, 404))
@@ -212,7 +307,11 @@ class SplunkClient(object):
         self._request("DELETE", "/services/data/indexes/%s" % quote(name, safe=""), ok=(200, 404))
 
     def allow_hec_index(self, index):
-        """Let the HEC token write to ``index`` (the image creates the token for its default index)."""
+        """Let the HEC token write to ``index``. A token with an empty index list may write to any
+        index (inputs.conf.spec, ``[http://<name>] indexes``: "If you do not specify this value, the
+        index list is empty, and any index can be used"), so it is left alone: listing only the test
+        index would narrow it, and the index is deleted afterwards. Returns ``(edit link, original
+        list)`` to give to ``restore_hec_indexes``, or None when nothing was changed."""
         data = self._json(self._request("GET", "/services/data/inputs/http", params={"count": 0}),
                           "data/inputs/http")
         for entry in data.get("entry", []):
@@ -222,15 +321,20 @@ class SplunkClient(object):
             allowed = content.get("indexes") or []
             if isinstance(allowed, str):
                 allowed = [i for i in allowed.split(",") if i]
-            if index in allowed:
-                return
+            if not allowed or index in allowed:
+                return None
             edit = (entry.get("links") or {}).get("edit")
             if not edit:
                 raise SplunkError("the HEC token's configuration has no edit link")
             self._request("POST", edit, data={"indexes": ",".join(list(allowed) + [index])})
-            return
+            return edit, list(allowed)
         raise SplunkError("no HEC input has the token from docker/.env (SPLUNK_HEC_TOKEN); was the "
                           "container created with another docker/.env? run `awssignin docker down` and `up`")
+
+    def restore_hec_indexes(self, change):
+        if change:
+            edit, allowed = change
+            self._request("POST", edit, data={"indexes": ",".join(allowed)})
 
     def send_hec(self, records, index, source):
         """POST the records to ``/services/collector/event``; returns the number sent."""
@@ -251,46 +355,69 @@ class SplunkClient(object):
             raise SplunkError("HEC refused the events: HTTP %d %s" % (response.status_code, answer.get("text") or response.text[:200]))
         return len(records)
 
-    # -- searching ---------------------------------------------------------------------------------
+    # -- jobs --------------------------------------------------------------------------------------
     def search(self, spl, earliest, latest):
-        """Run ``spl`` in the app's context over [earliest, latest] (epoch seconds) and return its rows.
-        A job that failed or reported an ERROR (a failing custom command does) raises SplunkError."""
-        owner = self.username
+        """Run ``spl`` ad hoc in the app's context over [earliest, latest] (epoch seconds) and return
+        its rows (used to wait for indexing; detections run through ``dispatch``)."""
         created = self._json(self._request(
-            "POST", self._ns("search/v2/jobs", owner),
+            "POST", self._ns("search/%sjobs" % ("v2/" if uses_search_api_v2(*self.version()) else ""),
+                             self.username),
             data={"search": spl, "earliest_time": "%.3f" % earliest, "latest_time": "%.3f" % latest,
-                  "exec_mode": "blocking", "adhoc_search_level": "smart"}), "search/v2/jobs")
+                  "exec_mode": "blocking", "adhoc_search_level": "smart"}), "search/jobs")
         sid = created.get("sid")
         if not sid:
-            raise SplunkError("search/v2/jobs returned no sid: %r" % created)
-        job = self._job(owner, sid)
-        errors = job_errors(job)
-        if job.get("isFailed") or errors:
-            raise SplunkError("the search failed: %s\n  search: %s" % ("; ".join(errors) or "isFailed", spl))
-        rows = []
-        offset = 0
-        while True:
-            page = self._json(self._request(
-                "GET", self._ns("search/v2/jobs/%s/results" % quote(sid, safe=""), owner),
-                params={"count": 10000, "offset": offset}), "results")
-            batch = page.get("results", [])
-            rows.extend(batch)
-            if len(batch) < 10000:
-                break
-            offset += len(batch)
-        return rows
+            raise SplunkError("search/jobs returned no sid: %r" % created)
+        return self.results(sid, self.finished_job(sid, spl))
 
-    def _job(self, owner, sid, timeout=300, sleep=time.sleep):
-        deadline = time.monotonic() + timeout
+    def finished_job(self, sid, what):
+        """The job's content once it is done; SplunkError when it failed or reported an ERROR (a
+        failing custom command does), naming ``what`` ran."""
+        job = self._job(sid)
+        errors = job_errors(job)
+        if _flag(job.get("isFailed", False)) or job.get("dispatchState") == "FAILED" or errors:
+            raise SplunkError("the search failed: %s\n  search: %s" % ("; ".join(errors) or "isFailed", what))
+        return job
+
+    def _job(self, sid, timeout=300, sleep=time.sleep, clock=time.monotonic):
+        deadline = clock() + timeout
         while True:
-            data = self._json(self._request("GET", self._ns("search/v2/jobs/%s" % quote(sid, safe=""), owner)), "job")
-            entries = data.get("entry") or [{}]
-            content = entries[0].get("content", {})
-            if content.get("isDone") or content.get("isFailed") or content.get("dispatchState") in ("DONE", "FAILED"):
+            response = self._request("GET", self._jobs_path(sid), ok=(200, 204, 404))
+            if response.status_code == 404:
+                raise SplunkError("search job %s does not exist (expired or never created)" % sid)
+            content = {}
+            if response.status_code == 200:      # 204: not ready to be queried yet (splunklib Job.is_ready)
+                entries = self._json(response, "search job").get("entry") or [{}]
+                content = entries[0].get("content", {})
+            if _flag(content.get("isDone", False)) or _flag(content.get("isFailed", False)) \
+                    or content.get("dispatchState") in ("DONE", "FAILED"):
                 return content
-            if time.monotonic() > deadline:
+            if clock() > deadline:
                 raise SplunkError("search job %s did not finish within %ds" % (sid, timeout))
             sleep(0.5)
+
+    def results(self, sid, job=None):
+        """Every result row of a finished job, page by page, as splunklib's ``Job.results`` asks for
+        them: ``output_mode=json``, ``segmentation=none``, ``count``/``offset``; with search API v2 a
+        POST whose parameters travel in the form body (a long post-process ``search`` fits there), a
+        GET on v1 servers. Stops at the job's ``resultCount`` (or at a short page)."""
+        v2 = uses_search_api_v2(*self.version())
+        total = None
+        if job is not None and str(job.get("resultCount", "")).strip().isdigit():
+            total = int(job["resultCount"])
+        rows = []
+        while total is None or len(rows) < total:
+            query = {"output_mode": "json", "segmentation": "none", "count": self.page_size, "offset": len(rows)}
+            if v2:
+                response = self._request("POST", self._jobs_path(sid, "/results"), data=query, params=None)
+            else:
+                response = self._request("GET", self._jobs_path(sid, "/results"), params=query)
+            batch = self._json(response, "results").get("results", []) if response.content else []
+            rows.extend(batch)
+            if len(batch) < self.page_size:
+                break
+        if total is not None and len(rows) != total:
+            raise SplunkError("job %s reported %d results but %d were read" % (sid, total, len(rows)))
+        return rows
 
     def count_events(self, index, source, earliest, latest):
         rows = self.search('search index="%s" source="%s" | stats count' % (index, source), earliest, latest)
@@ -309,15 +436,70 @@ class SplunkClient(object):
                                   % (found, expected, index, timeout))
             sleep(pause)
 
-    # -- the app -----------------------------------------------------------------------------------
-    def saved_search(self, stanza):
-        """The ``search`` of a saved search of the app, as installed."""
+    # -- the app's saved searches and macros -------------------------------------------------------
+    def saved_search_content(self, stanza):
+        """The saved search's settings as installed (``search``, ``dispatch.*``, ``alert.*`` ...)."""
         response = self._request("GET", self._ns("saved/searches/%s" % quote(stanza, safe="")), ok=(200, 404))
         if response.status_code == 404:
             raise SplunkError("the installed app has no saved search [%s]: is the app installed and current? "
                               "(`awssignin docker up` rebuilds and reinstalls it)" % stanza)
-        data = self._json(response, "saved/searches")
-        return data["entry"][0]["content"]["search"]
+        entries = self._json(response, "saved/searches").get("entry") or [{}]
+        return entries[0].get("content", {})
+
+    def saved_search(self, stanza):
+        """The ``search`` of a saved search of the app, as installed."""
+        return self.saved_search_content(stanza).get("search", "")
+
+    def update_saved_search(self, stanza, **fields):
+        self._request("POST", self._ns("saved/searches/%s" % quote(stanza, safe="")), data=fields)
+
+    def macro_definition(self, name):
+        response = self._request("GET", self._ns("configs/conf-macros/%s" % quote(name, safe="")), ok=(200, 404))
+        if response.status_code == 404:
+            raise SplunkError("the installed app has no macro `%s`" % name)
+        entries = self._json(response, "configs/conf-macros").get("entry") or [{}]
+        return entries[0].get("content", {}).get("definition", "")
+
+    def set_macro(self, name, definition):
+        """Write the macro's definition (what an admin's local/macros.conf holds)."""
+        self._request("POST", self._ns("configs/conf-macros/%s" % quote(name, safe="")),
+                      data={"definition": definition})
+
+    def dispatch(self, stanza, now, earliest, latest, index_earliest=None, index_latest=None):
+        """Run the installed saved search now, as the scheduler would at ``now``, over event times
+        [earliest, latest) (and index times, when given), with its alert actions; returns the sid."""
+        data = {"dispatch.now": "%.3f" % now, "dispatch.earliest_time": "%.3f" % earliest,
+                "dispatch.latest_time": "%.3f" % latest, "trigger_actions": "1", "force_dispatch": "1"}
+        if index_earliest is not None:
+            data["dispatch.index_earliest"] = "%.3f" % index_earliest
+            data["dispatch.index_latest"] = "%.3f" % index_latest
+        response = self._request("POST", self._ns("saved/searches/%s/dispatch" % quote(stanza, safe="")),
+                                 data=data, ok=(200, 201, 404))
+        if response.status_code == 404:
+            raise SplunkError("cannot dispatch [%s]: the installed app has no such saved search (%s)"
+                              % (stanza, _messages(response)))
+        sid = self._json(response, "dispatch").get("sid")
+        if not sid:
+            raise SplunkError("dispatching [%s] returned no sid" % stanza)
+        return sid
+
+    def fired_alerts(self, stanza):
+        """The alerts the saved search has fired (Triggered Alerts; only for ``alert.track = 1``):
+        the entries of ``alerts/fired_alerts/<name>`` in the app's namespace, their content."""
+        response = self._request("GET", self._ns("alerts/fired_alerts/%s" % quote(stanza, safe="")),
+                                 params={"count": 0}, ok=(200, 404))
+        if response.status_code == 404:      # nothing fired yet
+            return []
+        return [e.get("content", {}) for e in self._json(response, "fired_alerts").get("entry", [])]
+
+    def wait_fired(self, stanza, sid, timeout=30, pause=1.0, clock=time.monotonic, sleep=time.sleep):
+        """The fired alerts of job ``sid`` (alert actions run after the job finishes, so poll)."""
+        deadline = clock() + timeout
+        while True:
+            mine = [a for a in self.fired_alerts(stanza) if a.get("sid") == sid]
+            if mine or clock() >= deadline:
+                return mine
+            sleep(pause)
 
     def app_version(self):
         response = self._request("GET", "/services/apps/local/%s" % quote(self.app, safe=""), ok=(200, 404))
@@ -334,26 +516,48 @@ class SplunkClient(object):
         self._request("POST", "/services/server/control/restart", ok=(200, 201, 202))
 
 
+def packaged_stanzas(layout):
+    """{detection id: saved search stanza} from the packaged addon/default/savedsearches.conf (the
+    stanza whose search runs ``awssignin detection=<id>``), read with the local runner's reader."""
+    from ..splunk.runner import RunnerError, SplunkLocalRunner
+    try:
+        found = SplunkLocalRunner(layout)._searches_in_conf()
+    except RunnerError as err:
+        raise SplunkError(str(err))
+    out = {}
+    for ident, entries in found.items():
+        if len(entries) != 1:
+            raise SplunkError("%s: %d saved searches run it in addon/default/savedsearches.conf (%s)"
+                              % (ident, len(entries), ", ".join(stanza for stanza, _ in entries)))
+        out[ident] = entries[0][0]
+    return out
+
+
 class SplunkDockerRunner(object):
     """Runs detection tests on the live splunkd: ``run(detection, records, params) -> alerts``, the
     interface of the local runners (harness/testing.py)."""
 
     platform = "splunk"
 
-    def __init__(self, client, index=None, minutes_ago=2, now=time.time, keep_data=False):
+    def __init__(self, client, stanzas, index=None, minutes_ago=2, now=time.time, keep_data=False):
         self.client = client
+        self.stanzas = stanzas
         self.index = index or "awssignin_test_%s" % uuid.uuid4().hex[:8]
         self.minutes_ago = minutes_ago
         self.now = now
         self.keep_data = keep_data
         self.ready = False
         self.runs = 0
+        self.suppression = Suppression(now)
+        self.fired = []                     # (detection id, sid, fired alert contents) per run
+        self._macro = None                  # the data macro's definition before the session
+        self._hec_change = None
 
     def setup(self, app_package=None, detections=()):
         """Wait for splunkd; when ``app_package`` (the package's path inside the container) is given,
         reinstall the app from it so that a rebuilt dist/ is what runs, and restart splunkd once if
         the saved searches of ``detections`` are still not the built ones (conf changes may need it);
-        then create the session's index and let the HEC token write to it."""
+        then create the session's index, let the HEC token write to it and remember the data macro."""
         self.client.wait_ready()
         if app_package:
             self.client.install_app(app_package)
@@ -363,7 +567,8 @@ class SplunkDockerRunner(object):
                 time.sleep(5)  # let splunkd go down before probing it
                 self.client.wait_ready()
         self.client.create_index(self.index)
-        self.client.allow_hec_index(self.index)
+        self._hec_change = self.client.allow_hec_index(self.index)
+        self._macro = self.client.macro_definition(DATA_MACRO)
         self.ready = True
 
     def stale(self, detections):
@@ -371,35 +576,58 @@ class SplunkDockerRunner(object):
         out = []
         for det in detections:
             try:
-                self.search_text(det)
+                self.saved_search(det)
             except SplunkError:
                 out.append(det.id)
         return out
 
-    def search_text(self, detection):
-        from ..splunk.appbuild import saved_search_text, stanza_name
+    def stanza(self, detection):
+        try:
+            return self.stanzas[detection.id]
+        except KeyError:
+            raise SplunkError("%s: addon/default/savedsearches.conf has no saved search running it; "
+                              "run `awssignin build`" % detection.id)
 
-        installed = self.client.saved_search(stanza_name(detection))
-        expected = saved_search_text(detection)
+    def saved_search(self, detection):
+        """(stanza, installed settings), checked against the build."""
+        from ..splunk.appbuild import saved_search_text
+
+        stanza = self.stanza(detection)
+        content = self.client.saved_search_content(stanza)
+        installed, expected = content.get("search", ""), saved_search_text(detection)
         if _normal(installed) != _normal(expected):
             raise SplunkError("%s: the saved search installed in Splunk differs from the build; run "
                               "`awssignin docker up` to rebuild and reinstall the app\n  installed: %s\n  built:     %s"
                               % (detection.id, installed, expected))
-        return installed
+        return stanza, content
 
     def run(self, detection, records, params=None):
         if not self.ready:
             self.setup()
         self.runs += 1
-        text = self.search_text(detection)
-        shifted, delta = timeshift.shift_records(records, self.now(), self.minutes_ago)
+        stanza, content = self.saved_search(detection)
+        tuned = apply_params(content["search"], params)
+        sent_at = self.now()
+        shifted, delta = timeshift.shift_records(records, sent_at, self.minutes_ago)
         oldest, newest = timeshift.time_range(shifted)
         earliest, latest = oldest - 1, newest + 1
         source = "awssignin-test:%s:%d:%s" % (detection.id, self.runs, uuid.uuid4().hex[:8])
         self.client.send_hec(shifted, self.index, source)
         self.client.wait_searchable(self.index, source, len(shifted), earliest, latest)
-        spl = scoped_search(text, self.index, source, params)
-        rows = self.client.search(spl, earliest, latest)
+        self.client.set_macro(DATA_MACRO, scoped_macro(self._macro, self.index, source))
+        if tuned != content["search"]:
+            self.client.update_saved_search(stanza, search=tuned)
+        try:
+            by_index_time = bool(content.get("dispatch.index_earliest") or content.get("dispatch.index_latest"))
+            sid = self.client.dispatch(stanza, now=latest, earliest=earliest, latest=latest,
+                                       index_earliest=sent_at - 60 if by_index_time else None,
+                                       index_latest=self.now() + 60 if by_index_time else None)
+            job = self.client.finished_job(sid, "saved search [%s]" % stanza)
+            rows = self.client.results(sid, job)
+        finally:
+            if tuned != content["search"]:
+                self.client.update_saved_search(stanza, search=content["search"])
+        self._check_fired(detection, stanza, content, sid, rows)
         from ..splunk.runner import RunnerError, row_to_alert
         try:
             alerts = [row_to_alert(r, detection.id) for r in rows]
@@ -407,9 +635,36 @@ class SplunkDockerRunner(object):
             raise SplunkError(str(err))
         return [unshift_alert(a, delta) for a in alerts]
 
+    def _check_fired(self, detection, stanza, content, sid, rows):
+        """An alert fired for the job exactly when the saved search's condition held for results that
+        suppression lets through. Only tracked alerts (``alert.track = 1``) are listed by Splunk."""
+        condition = alert_condition(content, len(rows))
+        fresh = self.suppression.fresh_rows(stanza, content, rows) if condition else []
+        if not _flag(content.get("alert.track", "0")) or condition is None:
+            self.fired.append((detection.id, sid, None))
+            return
+        expect = bool(fresh)
+        fired = self.client.wait_fired(stanza, sid, timeout=30 if expect else 3)
+        self.fired.append((detection.id, sid, fired))
+        if expect and not fired:
+            raise SplunkError("%s: [%s] found %d result(s), its alert condition holds and suppression lets "
+                              "%d through, but Splunk fired no alert for job %s (a container reused from an "
+                              "earlier session may still suppress them: `awssignin docker down`)"
+                              % (detection.id, stanza, len(rows), len(fresh), sid))
+        if not expect and fired:
+            raise SplunkError("%s: [%s] fired an alert for job %s although %s"
+                              % (detection.id, stanza, sid, "its condition does not hold" if not condition
+                                 else "every result is suppressed"))
+
     def close(self):
-        if self.ready and not self.keep_data:
-            self.client.delete_index(self.index)
+        if self.ready:
+            try:
+                if self._macro is not None:
+                    self.client.set_macro(DATA_MACRO, self._macro)
+                self.client.restore_hec_indexes(self._hec_change)
+            finally:
+                if not self.keep_data:
+                    self.client.delete_index(self.index)
         self.ready = False
 
 

@@ -4,7 +4,8 @@ pytest-docker has no skip of its own: without an engine its compose call raises 
 error. ``docker_engine`` probes the engine first and skips with a message that says so; only then is
 ``docker_services`` (which runs ``docker compose up --wait``) requested.
 
-Set AWSSIGNIN_SKIP_DOCKER=1 to skip these tests on a machine that has an engine, and
+AWSSIGNIN_DOCKER_SPLUNK=9.4 or 10.2 chooses the Splunk image (as `awssignin docker up
+--splunk-version` does). Set AWSSIGNIN_SKIP_DOCKER=1 to skip these tests on a machine that has an engine, and
 AWSSIGNIN_DOCKER_KEEP=1 to leave the stack running afterwards (the next session reuses it: compose
 up on a running, healthy stack returns at once).
 """
@@ -49,6 +50,8 @@ def stack_inputs(docker_engine, layout):
 
     env_path = ROOT / docker_cli.ENV_FILE
     secrets.ensure_env_file(env_path, ROOT)
+    # AWSSIGNIN_DOCKER_SPLUNK=10.2 picks the image line, like `awssignin docker up --splunk-version`
+    docker_cli.record_splunk_version(env_path, os.environ.get("AWSSIGNIN_DOCKER_SPLUNK") or None)
     package, rules = docker_cli.build_artefacts(layout, load_all(layout.detections))
     secrets.set_setting(env_path, secrets.APP_PACKAGE, package.name)
     return secrets.load(env_path), package, rules

@@ -2,20 +2,17 @@
 Splunk and Elastic clients send, against local HTTP servers on 127.0.0.1 that play the part of
 splunkd, HEC, Elasticsearch and Kibana."""
 
-import base64
 import json
 import os
 import re
 import shutil
 import stat
 import subprocess
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlparse
 
 import pytest
 import yaml
+from httpstandin import FakeServer
 
 from harness.containers import cli as docker_cli
 from harness.containers import secrets, timeshift
@@ -45,94 +42,6 @@ def _records(path):
 
 
 # ------------------------------------------------------------------------------------------------
-# A scripted HTTP server on 127.0.0.1
-# ------------------------------------------------------------------------------------------------
-
-class Headers(dict):
-    """Header names compare case-insensitively (clients differ in how they spell them)."""
-
-    def __init__(self, items):
-        dict.__init__(self, ((k.lower(), v) for k, v in items))
-
-    def __getitem__(self, key):
-        return dict.__getitem__(self, key.lower())
-
-    def get(self, key, default=None):
-        return dict.get(self, key.lower(), default)
-
-
-class Request(object):
-    def __init__(self, method, path, query, headers, body):
-        self.method, self.path, self.query, self.body = method, path, query, body
-        self.headers = Headers(headers.items())
-
-    def form(self):
-        return dict((k, v[0]) for k, v in parse_qs(self.body.decode("utf-8")).items())
-
-    def json(self):
-        return json.loads(self.body.decode("utf-8"))
-
-    def basic_auth(self):
-        kind, _, value = (self.headers.get("Authorization") or "").partition(" ")
-        assert kind == "Basic", self.headers.get("Authorization")
-        return base64.b64decode(value).decode("utf-8")
-
-
-class FakeServer(object):
-    """Answers with ``route(request) -> (status, body_obj[, headers])`` and records every request."""
-
-    def __init__(self, route, headers=None):
-        self.route = route
-        self.requests = []
-        self.extra_headers = headers or {}
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True     # headers and body go out at once (no delayed-ACK stall)
-
-            def _serve(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                url = urlparse(self.path)
-                req = Request(self.command, unquote(url.path), dict((k, v[0]) for k, v in parse_qs(url.query).items()),
-                              self.headers, body)
-                outer.requests.append(req)
-                answer = outer.route(req)
-                status, payload = answer[0], answer[1]
-                headers = dict(outer.extra_headers)
-                headers.update(answer[2] if len(answer) > 2 else {})
-                data = payload if isinstance(payload, bytes) else json.dumps(payload).encode("utf-8")
-                self.send_response(status)
-                headers.setdefault("Content-Type", "application/json")
-                for k, v in headers.items():
-                    self.send_header(k, v)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _serve
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
-
-    def find(self, method, path):
-        return [r for r in self.requests if r.method == method and r.path == path]
-
-
-# ------------------------------------------------------------------------------------------------
 # docker/compose.yml
 # ------------------------------------------------------------------------------------------------
 
@@ -140,16 +49,43 @@ EXACT_TAG = re.compile(r"^[a-z0-9./-]+:\d+\.\d+\.\d+$")
 INTERPOLATION = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?[-?][^}]*)?\}")
 
 
+def _default(image):
+    """The image reference compose uses without the variable set: ${VAR:-default} resolved."""
+    return re.sub(r"\$\{[A-Z_]+:-([^}]+)\}", r"\1", image)
+
+
 def test_every_image_is_pinned_to_an_exact_version(compose):
     images = dict((name, svc["image"]) for name, svc in compose["services"].items())
     assert set(images) == {"splunk", "elasticsearch", "es-setup", "kibana"}
     for name, image in images.items():
-        assert EXACT_TAG.match(image), "%s: %s is not pinned to an exact version" % (name, image)
+        assert EXACT_TAG.match(_default(image)), "%s: %s is not pinned to an exact version" % (name, image)
     version = lambda image: image.rsplit(":", 1)[1]
     # Kibana refuses an Elasticsearch of another version; the setup container reuses the ES image
     assert version(images["kibana"]) == version(images["elasticsearch"]) == version(images["es-setup"])
     assert version(images["elasticsearch"]).startswith("8."), "elasticsearch-py 8.x is what the harness pins"
     assert compose["services"]["splunk"]["platform"] == "linux/amd64"
+
+
+def test_splunk_image_is_one_of_the_pinned_lines_and_selectable(compose, tmp_path):
+    image = compose["services"]["splunk"]["image"]
+    assert image == "splunk/splunk:${%s:-%s}" % (docker_cli.SPLUNK_VERSION,
+                                                 docker_cli.SPLUNK_IMAGES[docker_cli.DEFAULT_SPLUNK_LINE])
+    assert sorted(docker_cli.SPLUNK_IMAGES) == ["10.2", "9.4"]
+    for line, tag in docker_cli.SPLUNK_IMAGES.items():
+        assert re.match(r"^\d+\.\d+\.\d+$", tag) and tag.startswith(line + ".")
+    # 9.4.7 has a published advisory (SVD-2026-0402, fixed in 9.4.10): never the pinned 9.4 tag
+    assert tuple(int(p) for p in docker_cli.SPLUNK_IMAGES["9.4"].split(".")) >= (9, 4, 10)
+    env = tmp_path / ".env"
+    secrets.ensure_env_file(env)
+    assert docker_cli.record_splunk_version(env, None) == docker_cli.SPLUNK_IMAGES["9.4"]
+    assert docker_cli.record_splunk_version(env, "10.2") == docker_cli.SPLUNK_IMAGES["10.2"]
+    assert secrets.read_env_file(env)[docker_cli.SPLUNK_VERSION] == docker_cli.SPLUNK_IMAGES["10.2"]
+    assert docker_cli.record_splunk_version(env, None) == docker_cli.SPLUNK_IMAGES["10.2"]   # kept
+    assert stat.S_IMODE(os.stat(str(env)).st_mode) == 0o600
+    secrets.load(env)                                  # the file still loads, secrets intact
+    import click
+    with pytest.raises(click.BadParameter, match="not a pinned Splunk version"):
+        docker_cli.record_splunk_version(env, "latest")
 
 
 def test_every_port_is_bound_to_loopback_only(compose):
@@ -196,7 +132,7 @@ def _strings(node):
 def test_every_interpolated_variable_is_generated_or_defaulted(compose, tmp_path):
     text = "\n".join(_strings(compose))       # what compose interpolates: values, not comments
     names = set(INTERPOLATION.findall(text))
-    known = set(secrets.SECRETS) | set(secrets.SETTINGS) | {secrets.APP_PACKAGE}
+    known = set(secrets.SECRETS) | set(secrets.SETTINGS) | {secrets.APP_PACKAGE, docker_cli.SPLUNK_VERSION}
     assert names <= known, "compose.yml reads variables nothing generates: %s" % sorted(names - known)
     # with a generated env file, every required variable resolves
     env = tmp_path / ".env"
@@ -220,6 +156,22 @@ def test_healthchecks_are_the_ones_each_product_documents(compose):
     for name in ("splunk", "elasticsearch", "kibana"):
         assert services[name]["healthcheck"]["retries"] >= 5
         assert services[name].get("mem_limit"), "%s needs a memory limit (laptops)" % name
+
+
+def _seconds(text):
+    from awssignin.timeutil import parse_duration
+    return parse_duration(text)
+
+
+def test_splunk_may_provision_for_twenty_minutes_and_up_waits_as_long(compose):
+    """Provisioning can take ~20 minutes; failures during start_period do not count, then `retries`
+    consecutive failures `interval` apart make the container unhealthy (Compose healthcheck)."""
+    check = compose["services"]["splunk"]["healthcheck"]
+    allowed = _seconds(check["start_period"]) + check["retries"] * _seconds(check["interval"])
+    assert _seconds(check["start_period"]) >= 20 * 60
+    assert allowed >= 25 * 60
+    # `docker compose up --wait` must not give up before the healthcheck does
+    assert docker_cli.UP_TIMEOUT >= allowed
 
 
 def test_environment_is_named_as_the_images_require(compose):
@@ -440,20 +392,6 @@ def test_hec_refusal_is_an_error():
             client.send_hec([{"eventTime": "2026-01-01T00:00:00Z", "eventID": "a"}], "i", "s")
 
 
-def test_scoped_search_keeps_the_macro_and_applies_test_params(detections):
-    from harness.splunk.appbuild import saved_search_text
-    text = saved_search_text(detections["root_console_brute_force"])
-    scoped = live_splunk.scoped_search(text, "awssignin_test_ab", "awssignin-test:x:1", {"threshold": 4})
-    assert scoped.startswith('search index="awssignin_test_ab" source="awssignin-test:x:1" `aws_signin_cloudtrail` ')
-    assert "| awssignin detection=root_console_brute_force threshold=4 | `root_console_brute_force_filter`" in scoped
-    again = live_splunk.scoped_search(scoped[len("search "):], "awssignin_test_ab", "s", {"threshold": 7, "window": "30m"})
-    assert "threshold=4" not in again and again.count("threshold=7 window=30m") == 1
-    with pytest.raises(live_splunk.SplunkError, match="data macro"):
-        live_splunk.scoped_search("index=main | awssignin detection=x", "i", "s")
-    with pytest.raises(live_splunk.SplunkError, match="not options"):
-        live_splunk.scoped_search(text, "i", "s", {"max": 1})
-
-
 def test_wait_ready_needs_consecutive_successes():
     client = live_splunk.SplunkClient("http://127.0.0.1:1", "http://127.0.0.1:1", "Adminpass123", "t")
     outcomes = iter([True, False, True, True, False, True, True, True])
@@ -477,139 +415,6 @@ def test_job_errors_reads_both_message_shapes():
                                                 {"type": "INFO", "text": "fine"}]}) == ["awssignin: boom"]
     assert live_splunk.job_errors({"messages": {"fatal": ["x"], "info": ["y"]}}) == ["x"]
     assert live_splunk.job_errors({}) == []
-
-
-class FakeSplunk(object):
-    """splunkd's REST for one detection test: HEC, the saved search, search jobs and their results."""
-
-    def __init__(self, saved_search, rows, job_messages=None):
-        self.saved_search = saved_search
-        self.rows = rows
-        self.job_messages = job_messages or []
-        self.searches = []
-        self.hec_events = []
-
-    def route(self, req):
-        if req.path == "/services/collector/event":
-            self.hec_events.extend(json.loads(l) for l in req.body.decode().splitlines())
-            return 200, {"text": "Success", "code": 0}
-        if req.path.startswith("/servicesNS/nobody/awssignin/saved/searches/"):
-            return 200, {"entry": [{"content": {"search": self.saved_search}}]}
-        if req.path == "/servicesNS/admin/awssignin/search/v2/jobs" and req.method == "POST":
-            self.searches.append(req.form())
-            return 201, {"sid": "sid%d" % len(self.searches)}
-        m = re.match(r"^/servicesNS/admin/awssignin/search/v2/jobs/(sid\d+)(/results)?$", req.path)
-        if m:
-            search = self.searches[int(m.group(1)[3:]) - 1]["search"]
-            if not m.group(2):
-                return 200, {"entry": [{"content": {"isDone": True, "dispatchState": "DONE", "isFailed": False,
-                                                    "messages": self.job_messages}}]}
-            if "| stats count" in search:
-                return 200, {"results": [{"count": str(len(self.hec_events))}]}
-            return 200, {"results": self.rows}
-        return 404, {"messages": [{"type": "ERROR", "text": "no route %s" % req.path}]}
-
-
-def _command_row(detection_id, group, event_ids, first, last, count):
-    """A row as splunkd's JSON output gives the awssignin command's output (strings, lists for multivalue)."""
-    row = {"_time": "1800000000", "detection": detection_id, "title": "t", "severity": "high",
-           "risk_score": "73", "mitre": "T1110.001", "platform": "splunk", "first_seen": first,
-           "last_seen": last, "count": str(count), "event_ids": event_ids if len(event_ids) > 1 else event_ids[0],
-           "group": json.dumps(group, separators=(",", ":"))}
-    for k, v in group.items():
-        row["group_" + k] = v
-    return row
-
-
-def test_splunk_runner_sends_shifted_events_and_runs_the_scoped_saved_search(detections):
-    from harness.splunk.appbuild import saved_search_text
-    det = detections["root_console_brute_force"]
-    records = _records("root_console_brute_force/four_failures.json")
-    now = 1_800_000_000
-    shifted, delta = timeshift.shift_records(records, now, 2)
-    failures = sorted((r for r in shifted if r["responseElements"]["ConsoleLogin"] == "Failure"),
-                      key=lambda r: r["eventTime"])
-    ids = [r["eventID"] for r in failures]
-    row = _command_row(det.id, {"account_id": "111122223333"}, ids, failures[0]["eventTime"],
-                       failures[-1]["eventTime"], len(ids))
-    fake = FakeSplunk(saved_search_text(det), [row])
-    with FakeServer(fake.route) as server:
-        client = live_splunk.SplunkClient(server.url, server.url, "Adminpass123", "11111111-2222-4333-8444-555555555555")
-        runner = live_splunk.SplunkDockerRunner(client, index="awssignin_test_unit", now=lambda: now)
-        runner.ready = True          # set-up (index, HEC token) is covered by other tests
-        alerts = runner.run(det, records, {"threshold": 4})
-    assert len(fake.hec_events) == len(records)
-    assert {e["index"] for e in fake.hec_events} == {"awssignin_test_unit"}
-    source = fake.hec_events[0]["source"]
-    count_search, detection_search = fake.searches
-    assert count_search["search"] == 'search index="awssignin_test_unit" source="%s" | stats count' % source
-    assert detection_search["search"] == (
-        'search index="awssignin_test_unit" source="%s" `aws_signin_cloudtrail` eventSource="signin.amazonaws.com" '
-        'eventName="ConsoleLogin" userIdentity.type="Root" | awssignin detection=root_console_brute_force '
-        'threshold=4 | `root_console_brute_force_filter`' % source)
-    oldest, newest = timeshift.time_range(shifted)
-    assert float(detection_search["earliest_time"]) == oldest - 1 and float(detection_search["latest_time"]) == newest + 1
-    assert detection_search["exec_mode"] == "blocking"
-    [alert] = alerts
-    assert alert["group"] == {"account_id": "111122223333"} and alert["event_ids"] == ids and alert["count"] == 4
-    assert alert["risk_score"] == 73 and alert["mitre"] == ["T1110.001"]
-    # reported on the fixture's time line, like the local runner
-    original = sorted(r["eventTime"] for r in records if r["responseElements"]["ConsoleLogin"] == "Failure")
-    assert (alert["first_seen"], alert["last_seen"]) == (original[0], original[-1])
-
-
-def test_splunk_runner_reports_a_failing_command_instead_of_no_alerts(detections):
-    from harness.splunk.appbuild import saved_search_text
-    det = detections["root_console_login"]
-    fake = FakeSplunk(saved_search_text(det), [], job_messages=[{"type": "ERROR", "text": "awssignin: cannot import splunklib"}])
-    with FakeServer(fake.route) as server:
-        client = live_splunk.SplunkClient(server.url, server.url, "Adminpass123", "t")
-        runner = live_splunk.SplunkDockerRunner(client, index="awssignin_test_unit", now=lambda: 1_800_000_000)
-        runner.ready = True
-        with pytest.raises(live_splunk.SplunkError, match="cannot import splunklib"):
-            runner.run(det, _records("root_console_login/root_success.json"))
-
-
-def test_splunk_runner_refuses_a_stale_installed_app(detections):
-    det = detections["root_console_login"]
-    fake = FakeSplunk("`aws_signin_cloudtrail` eventName=ConsoleLogin | awssignin detection=root_console_login", [])
-    with FakeServer(fake.route) as server:
-        runner = live_splunk.SplunkDockerRunner(live_splunk.SplunkClient(server.url, server.url, "Adminpass123", "t"))
-        runner.ready = True
-        with pytest.raises(live_splunk.SplunkError, match="differs from the build"):
-            runner.run(det, _records("root_console_login/root_success.json"))
-    assert fake.hec_events == []      # nothing sent for a test that cannot run
-
-
-def test_splunk_setup_creates_the_index_and_lets_the_hec_token_write_to_it():
-    token = "11111111-2222-4333-8444-555555555555"
-
-    def route(req):
-        if req.path == "/services/server/info":
-            return 200, {"entry": [{"content": {"version": "9.4.7"}}]}
-        if req.path == "/services/data/indexes/awssignin_test_unit":
-            return 404, {"messages": [{"type": "ERROR", "text": "not found"}]}
-        if req.path == "/services/data/indexes" and req.method == "POST":
-            return 201, {}
-        if req.path == "/services/data/inputs/http" and req.method == "GET":
-            return 200, {"entry": [
-                {"content": {"token": "other"}, "links": {"edit": "/servicesNS/nobody/x/data/inputs/http/other"}},
-                {"content": {"token": token, "indexes": ["main"]},
-                 "links": {"edit": "/servicesNS/nobody/splunk_httpinput/data/inputs/http/splunk_hec_token"}}]}
-        if req.path == "/servicesNS/nobody/splunk_httpinput/data/inputs/http/splunk_hec_token":
-            return 200, {}
-        return 404, {}
-
-    with FakeServer(route) as server:
-        client = live_splunk.SplunkClient(server.url, server.url, "Adminpass123", token)
-        runner = live_splunk.SplunkDockerRunner(client, index="awssignin_test_unit")
-        client.wait_ready = lambda **kw: None
-        runner.setup()
-    [create] = server.find("POST", "/services/data/indexes")
-    assert create.form() == {"name": "awssignin_test_unit"}
-    assert create.basic_auth() == "admin:Adminpass123" and create.query["output_mode"] == "json"
-    [edit] = server.find("POST", "/servicesNS/nobody/splunk_httpinput/data/inputs/http/splunk_hec_token")
-    assert edit.form() == {"indexes": "main,awssignin_test_unit"}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -1078,81 +883,6 @@ def test_docker_test_prints_the_local_table_and_fails_on_a_mismatch(monkeypatch,
     assert "%d passed, %d failed" % (2 * len(tests) - len(firing), len(firing)) in result.output
     assert "FAIL elastic: root_console_login" in result.output and "PASS" in result.output
     assert "expected:" in result.output and "no alert" in result.output
-
-
-class SplunkBackedByLocalRunner(object):
-    """A fake splunkd whose searches are evaluated by the local Splunk runner over the events HEC
-    received: the live runner's plumbing (shift, HEC, scoping, parameters, rows, unshift) must then
-    give exactly the local runner's alerts."""
-
-    def __init__(self, detections):
-        from harness.splunk.appbuild import saved_search_text, stanza_name
-        from harness.splunk.runner import SplunkLocalRunner
-        self.local = SplunkLocalRunner(Layout(ROOT))
-        self.by_stanza = dict((stanza_name(d), saved_search_text(d)) for d in detections.values())
-        self.detections = detections
-        self.events = {}
-        self.searches = []
-
-    def route(self, req):
-        if req.path == "/services/collector/event":
-            for line in req.body.decode().splitlines():
-                event = json.loads(line)
-                self.events.setdefault(event["source"], []).append(event)
-            return 200, {"text": "Success", "code": 0}
-        if req.path.startswith("/servicesNS/nobody/awssignin/saved/searches/"):
-            return 200, {"entry": [{"content": {"search": self.by_stanza[req.path.rsplit("/", 1)[1]]}}]}
-        if req.path.endswith("/search/v2/jobs") and req.method == "POST":
-            self.searches.append(req.form())
-            return 201, {"sid": "sid%d" % len(self.searches)}
-        m = re.match(r"^/servicesNS/admin/awssignin/search/v2/jobs/sid(\d+)(/results)?$", req.path)
-        if not m.group(2):
-            return 200, {"entry": [{"content": {"isDone": True, "messages": []}}]}
-        form = self.searches[int(m.group(1)) - 1]
-        source = re.search(r'source="([^"]+)"', form["search"]).group(1)
-        events = [e for e in self.events[source]
-                  if float(form["earliest_time"]) <= e["time"] < float(form["latest_time"])]
-        if "| stats count" in form["search"]:
-            return 200, {"results": [{"count": str(len(events))}]}
-        stage = re.search(r"\| awssignin ([^|]*)", form["search"]).group(1).split()
-        args = dict(a.split("=", 1) for a in stage)
-        det = self.detections[args.pop("detection")]
-        alerts = self.local.run(det, [e["event"] for e in events], args or None)
-        return 200, {"results": [_as_splunk_row(a) for a in alerts]}
-
-
-def _as_splunk_row(alert):
-    """An alert as splunkd's JSON results carry the command's row: strings, lists only for 2+ values."""
-    row = {}
-    for key, value in alert.items():
-        if key == "group":
-            row[key] = json.dumps(value, separators=(",", ":"))
-        elif isinstance(value, list):
-            value = [str(v) for v in value]
-            row[key] = value if len(value) > 1 else value[0]
-        else:
-            row[key] = str(value)
-    return row
-
-
-@pytest.mark.skipif(not (ROOT / "addon" / "lib" / "splunklib").is_dir(), reason="splunklib is not vendored")
-def test_live_splunk_plumbing_changes_nothing_the_local_runner_decides(detections):
-    from harness.splunk.runner import SplunkLocalRunner
-    from harness.testing import fixture_records, planned
-    fake = SplunkBackedByLocalRunner(detections)
-    local = SplunkLocalRunner(Layout(ROOT))
-    checked = 0
-    with FakeServer(fake.route) as server:
-        client = live_splunk.SplunkClient(server.url, server.url, "Adminpass123", "t")
-        runner = live_splunk.SplunkDockerRunner(client, index="awssignin_test_unit", now=lambda: 1_800_000_000.5)
-        runner.ready = True
-        for det, _, test, _ in planned(list(detections.values()), ["splunk"]):
-            records = fixture_records(det, test, ROOT / "detections" / "fixtures")
-            expected = local.run(det, records, test.get("params"))
-            assert runner.run(det, records, test.get("params")) == expected, (det.id, test["name"])
-            checked += 1
-    assert checked >= 10
-    assert any("threshold=" in s["search"] for s in fake.searches)     # a test's params reached the command
 
 
 def test_a_platform_that_is_not_running_fails_fast_with_a_hint(tmp_path):
