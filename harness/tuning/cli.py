@@ -39,21 +39,22 @@ def print_test_summary(console, tested):
     """What the tuning removed, per test and per entry (events and alerts), after the outcome table."""
     from rich.table import Table
 
+    from ..report import markup_safe as safe
     from .apply import summary_rows
     if tested is None:
         return
-    table = Table(title="tuning %s: what it removed, per test" % tested.tuning.path)
+    table = Table(title="tuning %s: what it removed, per test" % safe(tested.tuning.path))
     for col in ("detection", "test", "platform", "alerts untuned", "alerts tuned", "events removed by entry"):
         table.add_column(col, overflow="fold")
     for det, test, platform, before, after, events, _ in sorted(tested.rows):
-        table.add_row(det, test, platform, str(before), str(after),
-                      ", ".join("%s: %d" % kv for kv in sorted(events.items())) or "-")
+        table.add_row(safe(det), safe(test), platform, str(before), str(after),
+                      safe(", ".join("%s: %d" % kv for kv in sorted(events.items())) or "-"))
     console.print(table)
     totals = Table(title="tuning: totals per allowlist entry")
     for col in ("platform", "entry", "events removed", "alerts removed"):
         totals.add_column(col, overflow="fold")
     for platform, label, events, alerts in summary_rows(tested.events, tested.alerts):
-        totals.add_row(platform, label, str(events), str(alerts))
+        totals.add_row(platform, safe(label), str(events), str(alerts))
     console.print(totals)
 
 

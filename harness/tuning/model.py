@@ -164,21 +164,33 @@ def _friendly_checks(data, fail, by_id):
         if "user_agent" in raw and "principal" not in raw:
             raise fail(field + ".user_agent", "a user agent is allowed only together with a principal "
                        "(the caller chooses its user agent, so alone it would allow anyone)")
-        for key in ("account",):
-            for j, value in enumerate(_as_list(raw.get(key, []))):
-                if isinstance(value, int) and not isinstance(value, bool):
-                    raise fail(field + ".account", "write the account id %r in quotes (\"%012d\"): YAML reads "
-                               "it as a number and drops leading zeros" % (value, value))
+        for value in _as_list(raw.get("account", [])):
+            if isinstance(value, int) and not isinstance(value, bool):
+                raise fail(field + ".account", "write the account id %r in quotes (\"%012d\"): YAML reads "
+                           "it as a number, and would drop leading zeros" % (value, value))
+        if not any(k in raw for k in ("source_ip", "account", "principal")):
+            raise fail(field, "an entry needs at least one of source_ip, account, principal")
+        for value in _as_list(raw.get("account", [])):
+            if isinstance(value, str) and not (len(value) == 12 and value.isdigit()):
+                raise fail(field + ".account", "an AWS account id is 12 digits, not %r" % value)
+        for key in ("source_ip", "user_agent"):
+            for value in _as_list(raw.get(key, [])):
+                if not isinstance(value, str):
+                    raise fail("%s.%s" % (field, key), "%r: write each value as text" % (value,))
         principals = raw.get("principal")
         for p in _as_list(principals) if principals is not None else []:
-            if isinstance(p, dict) and isinstance(p.get("account"), int) and not isinstance(p["account"], bool):
+            if not isinstance(p, dict) or not (set(p) == {"arn"} or set(p) == {"account", "user_name"}):
+                raise fail(field + ".principal", "a principal is {arn: <ARN>} or {account: \"<12 digits>\", "
+                           "user_name: <IAM user name>}, not %r" % (p,))
+            if isinstance(p.get("account"), int) and not isinstance(p["account"], bool):
                 raise fail(field + ".principal.account", "write the account id in quotes: YAML reads "
                            "%r as a number" % p["account"])
 
 
 def _raw_entries(data):
-    for i, raw in enumerate(data.get("allow") or [] if isinstance(data.get("allow"), list) else []):
-        yield "allow[%d]" % i, raw
+    if isinstance(data.get("allow"), list):
+        for i, raw in enumerate(data["allow"]):
+            yield "allow[%d]" % i, raw
     sections = data.get("detections")
     if isinstance(sections, dict):
         for det_id, section in sections.items():

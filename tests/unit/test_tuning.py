@@ -404,3 +404,14 @@ def test_a_window_that_would_change_a_users_own_setting_is_an_error(tmp_path, de
     with pytest.raises(LocalConfError, match="already sets dispatch.earliest_time"):
         tuned_splunk.write_local(load(wide, dets), dets, local)
     assert (local / "savedsearches.conf").read_text() == mine
+
+
+@pytest.mark.parametrize("text, field, words", [
+    ("allow:\n  - {name: a, principal: {user_name: bob}}\n", "allow[0].principal", "a principal is {arn"),
+    ("allow:\n  - {name: a}\n", "allow[0]", "at least one of source_ip"),
+    ("allow:\n  - {name: a, account: \"12345\"}\n", "allow[0].account", "12 digits"),
+    ("detections:\n  token_relay:\n    window: 15 minutes\n", "detections.token_relay.window", "does not match"),
+])
+def test_shape_errors_say_what_is_expected(tmp_path, dets, text, field, words):
+    _, message, err = load_error(tmp_path, dets, text)
+    assert err.field == field and words in message and err.line is not None
