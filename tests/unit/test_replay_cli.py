@@ -2,6 +2,7 @@
 
 import gzip
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -115,6 +116,12 @@ def test_summary_counts_records_and_alerts():
     assert "records read: %d" % records in result.stderr
     assert "alerts (elastic): " in result.stderr and "signin_token_abuse 6" in result.stderr
     assert "signin_token_abuse" in result.stdout  # the table
+    # the noise a user sees before enabling a detection
+    assert "alerts per day (elastic): 2026-03-" in result.stderr
+    assert "elastic signin_token_abuse: 6 alerts on" in result.stderr and "top groups: " in result.stderr
+    # every record read is either validated or said not to need it
+    validated, not_validated = re.search(r"validated: (\d+); not validated: (\d+)", result.stderr).groups()
+    assert int(validated) + int(not_validated) == records and int(validated) > 0
 
 
 def test_overrides_and_detection_selection():

@@ -146,3 +146,21 @@ def test_candidates_that_cannot_be_written_are_located_and_fail_strict(tmp_path,
     assert job.unplaced() > 0 and job.not_read() >= job.unplaced()
     assert job.sorter.unplaced_locations and all(loc.startswith(str(tmp_path)) for loc in job.sorter.unplaced_locations)
     assert job.sorter.error
+
+
+def test_per_event_alerts_stream_while_correlations_wait_for_the_sorted_input(tmp_path, catalog):
+    records = sorted(fixture_records(), key=lambda r: r["eventTime"], reverse=True)
+    path = tmp_path / "newest_first.ndjson"
+    path.write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    seen = []
+    job = Replay(Layout(ROOT), catalog, ["splunk", "elastic"],
+                 on_alert=lambda a: seen.append((a["detection"], job.reader.stats["records"], job.sorter.stats["candidates"])))
+    job.run([str(path)])
+    total = job.reader.stats["records"]
+    kinds = dict((d.id, d.data["logic"]["type"]) for d in catalog)
+    per_event = [read for det, read, _ in seen if kinds[det] == "event"]
+    correlated = [read for det, read, _ in seen if kinds[det] != "event"]
+    # per-event alerts come as their records are read, newest first or not
+    assert per_event and min(per_event) < total / 10
+    # correlation alerts only once every record is read and sorted
+    assert correlated and min(correlated) == total
