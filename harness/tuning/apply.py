@@ -24,6 +24,7 @@ from collections import Counter
 from pathlib import Path
 
 from awssignin.engine import Detection as EngineDetection
+from awssignin.engine import union_of_sources
 from awssignin.normalize import BadRecord, from_cloudtrail
 
 from ..splunk.appbuild import stanza_name
@@ -78,11 +79,13 @@ class EntryFilter(object):
 
 
 def _accepts(spec):
+    """``accepts(record, view=None)``: the detection's logic accepts the record (``view``: its
+    sign-in view when the caller has it)."""
     engine_det = EngineDetection(spec)
 
-    def accepts(record):
+    def accepts(record, view=None):
         try:
-            return bool(engine_det.match(from_cloudtrail(record)))
+            return bool(engine_det.match(view if view is not None else from_cloudtrail(record)))
         except BadRecord:
             return False
     return accepts
@@ -229,16 +232,20 @@ class TunedProcessor(object):
             lane_overrides = dict((d.id, merged[d.id]) for d in dets if d.id in merged) or None
             proc = make(platform, layout, dets, lane_overrides, *rest)
             filt = EntryFilter(platform, tuning.entries_for(dets[0].id))
-            self.lanes.append((proc, filt, [(d.id, _accepts(d.engine_spec())) for d in dets]))
+            # eventSource values the lane's detections read: other records cannot matter to them, so
+            # they skip the platform view the filter would build
+            sources = union_of_sources(EngineDetection(d.engine_spec()).event_sources for d in dets)
+            self.lanes.append((proc, filt, sources, [(d.id, _accepts(d.engine_spec())) for d in dets]))
         self.removed = Counter()
 
     def feed_record(self, record, view=None):
         alerts = []
-        for proc, filt, accepts in self.lanes:
-            hits = filt.matching(record)
+        source = record.get("eventSource") if isinstance(record, dict) else None
+        for proc, filt, sources, accepts in self.lanes:
+            hits = filt.matching(record) if filt.tests and (sources is None or source in sources) else ()
             if hits:
                 for det_id, accept in accepts:
-                    if accept(record):
+                    if accept(record, view):
                         for e in hits:
                             self.removed[(e.label, det_id)] += 1
                 continue
@@ -247,14 +254,14 @@ class TunedProcessor(object):
 
     def finish(self):
         alerts = []
-        for proc, _, _ in self.lanes:
+        for proc, _, _, _ in self.lanes:
             alerts.extend(proc.finish())
         return alerts
 
     @property
     def stats(self):
         out = Counter()
-        for proc, _, _ in self.lanes:
+        for proc, _, _, _ in self.lanes:
             for key, value in getattr(proc, "stats", {}).items():
                 out[key] += value
         for (label, det_id), n in sorted(self.removed.items()):
