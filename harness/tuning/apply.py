@@ -102,9 +102,10 @@ def _event_id(record):
 # -- awssignin test --tuning ----------------------------------------------------------------------
 
 class TestRunTuning(object):
-    __test__ = False          # not a pytest class
     """The tuned run of each test, beside the untuned one the test's expectations are checked on.
     ``rows``: one per (detection, test, platform) the tuning changed."""
+
+    __test__ = False          # not a pytest test class, whatever its name
 
     def __init__(self, layout, tuning, detections):
         self.layout = layout
