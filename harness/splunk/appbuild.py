@@ -476,7 +476,7 @@ def _schedule_comment(detection):
             else "%s detection (per event)" % logic["type"])
     ranges = "event time %s .. %s, index time %s .. %s" % (
         sched.earliest, sched.latest, sched.index_earliest or "-", sched.index_latest)
-    return "%s: %s; %s; runs %s over %s" % (display_title(detection), what, detection.id, sched.cron, ranges)
+    return "%s\n%s; runs %s; %s" % (display_title(detection), what, sched.cron, ranges)
 
 
 def savedsearches_conf(detections):
