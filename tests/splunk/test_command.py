@@ -128,11 +128,13 @@ def alert_keys(records):
                    else (r["event_ids"],)) for r in records)
 
 
-def test_getinfo_declares_a_stateful_command_that_needs_no_raw(script, command_python):
+def test_getinfo_declares_a_reporting_command_without_preop_that_needs_no_raw(script, command_python):
     result = run_command(script, ["detection=root_login"], [], python=command_python)
-    assert result.getinfo["type"] == "stateful"  # runs once, on the search head, sees every event
+    # a transforming command: runs once, on the search head, over every event; its rows replace them
+    assert result.getinfo["type"] == "reporting"
+    assert "streaming_preop" not in result.getinfo  # no map phase for splunkd to run on the indexers
     required = result.getinfo["required_fields"]
-    assert set(required) == set(SPLUNK_FIELDS) | {"_time"}
+    assert set(required) >= set(SPLUNK_FIELDS) | {"_time"}
     assert "_raw" not in required
     assert result.records == [] and result.returncode == 0
 
@@ -214,6 +216,39 @@ def test_malformed_events_are_counted_and_reported_not_fatal(script, command_pyt
     assert result.returncode == 0
 
 
+def test_one_bad_event_never_aborts_the_search(script, command_python):
+    # each of these ended the whole search before: an unreadable year, a field past splunklib's CSV
+    # field limit, values Splunk hands over as multivalue where the engine reads one string
+    events = splunk_events([root_login("good", 5), root_login("second", 6)])
+    base = events[0]
+    stream = [
+        events[0],
+        dict(base, eventTime="0999-03-10T09:05:00Z", eventID="year-999"),
+        dict(base, eventTime="10000-03-10T09:05:00Z", eventID="year-10000"),
+        dict(base, eventID="huge", userAgent="A" * (10 * 1024 * 1024 + 1)),
+        dict(base, eventID="mv-time", eventTime=["2026-03-10T09:05:00Z", "2026-03-10T09:06:00Z"]),
+        events[1],
+    ]
+    result = run_command(script, ["detection=root_login"], stream, python=command_python, chunk_size=4)
+    assert sorted(r["event_ids"] for r in result.records) == ["good", "second"]
+    [text] = result.messages_at("WARN")
+    assert text.startswith("awssignin: skipped 4 of 6 events that could not be read: ")
+    assert "eventTime: outside the years 1000-9999: '0999-03-10T09:05:00Z' (1)" in text
+    assert "eventTime: not an ISO 8601 time: '10000-03-10T09:05:00Z' (1)" in text
+    assert "userAgent: longer than 1048576 characters (1)" in text
+    assert result.returncode == 0
+
+
+def test_values_past_the_csv_default_limit_and_nul_characters_are_read(script, command_python):
+    # 200 KiB is past the csv module's default field limit (128 KiB) that splunklib parses with;
+    # NUL made Python 3.9's csv module refuse the whole chunk
+    event = dict(splunk_events([root_login("long-agent", 5)])[0], userAgent="Mozilla/5.0 " + "x" * (200 * 1024))
+    nul = dict(splunk_events([root_login("nul-agent", 6, ip="203.0.113.21")])[0], userAgent="curl\x00/8")
+    result = run_command(script, ["detection=root_login"], [nul, event], python=command_python)
+    assert sorted(r["event_ids"] for r in result.records) == ["long-agent", "nul-agent"]
+    assert result.messages == []
+
+
 def test_the_skip_warning_stays_short_when_reasons_are_many(script):
     [event] = splunk_events([root_login("base", 1)])
     stream = [dict(event, eventTime="bad-%d" % i, eventID="b%d" % i) for i in range(7)]
@@ -239,9 +274,23 @@ def test_unknown_detection_is_an_error_naming_it(script, command_python):
     ([], 'A value for "detection" is required'),
     (["detection="], "needs at least one detection id"),
     (["detection=root_login", "threshold=3"], "root_login: a event detection has no threshold"),
-    (["detection=root_failures", "threshold=many"], "threshold must be a whole number, not 'many'"),
-    (["detection=root_failures", "threshold=0"], "threshold must be at least 1"),
-    (["detection=root_failures", "window=soon"], "root_failures: window: duration must be"),
+    (["detection=root_failures", "threshold=many"], "threshold must be a whole number from 1 to 1000000, not 'many'"),
+    (["detection=root_failures", "threshold=0"], "threshold must be a whole number from 1 to 1000000, not '0'"),
+    (["detection=root_failures", "threshold=1000001"], "from 1 to 1000000, not '1000001'"),
+    (["detection=root_failures", "threshold=-3"], "from 1 to 1000000, not '-3'"),
+    (["detection=root_failures", "threshold=1e400"], "from 1 to 1000000, not '1e400'"),
+    (["detection=root_failures", "threshold=" + "9" * 400],
+     "from 1 to 1000000, not '%s'... (400 characters)" % ("9" * 40)),
+    (["detection=root_failures", "window=soon"], "window: duration must be"),
+    (["detection=root_failures", "window=" + "9" * 400 + "m"],
+     "window must be a duration like 15m of at most 7d, not '%s'... (401 characters)" % ("9" * 40)),
+    (["detection=root_failures", "window=8d"], "window must be at most 7d, not '8d'"),
+    (["detection=root_failures", "window=0m"], "window: duration must be"),
+    (["detection=root_login", "detection=root_failures"],
+     "detection= is given more than once; give it once (list several detections in one: detection=a,b)"),
+    (["detection=root_failures", "threshold=3", "threshold=4"], "threshold= is given more than once"),
+    (["detection=root_login", "phase=map"], "Unrecognized option: phase=map"),
+    (["detection=root_login,nope"], "unknown detection(s): nope"),
     (["detection=root_login,root_failures", "window=5m"], "root_login: a event detection has no window"),
     (["detection=root_login", "colour=red"], "Unrecognized option: colour=red"),
     (["detection=root_login", "stray"], "unexpected argument(s) stray"),
@@ -355,3 +404,19 @@ def test_a_tampered_wheel_is_refused(tmp_path):
     (cache / WHEEL_NAME.format(version="3.0.1")).write_bytes(b"not the wheel")
     with pytest.raises(VendorError, match="has sha256 .*, expected cf5b0dc6"):
         vendor_splunklib(tmp_path / "lib", cache=cache)
+
+
+def test_an_alert_that_cannot_be_written_costs_no_other_alert(script):
+    # defence in depth behind the engine's own checks: one alert whose time does not format back is
+    # left out and counted, the others are written
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("awssignin_command", str(script))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # dispatch() runs the protocol only as __main__
+    good = {"detection": "root_login", "title": "t", "severity": "high", "risk_score": 73, "mitre": ["T1078.004"],
+            "platform": "splunk", "first_seen": "2026-03-10T09:03:00Z", "last_seen": "2026-03-10T09:03:00Z",
+            "count": 1, "event_ids": ["e-1"], "group": {"account_id": "111122223333"}}
+    bad = dict(good, last_seen="999-01-01T00:00:00Z", event_ids=["e-2"])
+    rows, lost = module.writable_rows([good, bad], ["account_id"])
+    assert [r["event_ids"] for r in rows] == [["e-1"]]
+    assert lost == {"ValueError: not an ISO 8601 time: '999-01-01T00:00:00Z'": 1}
