@@ -54,8 +54,9 @@ class Reader(object):
     the AWS profile for ``s3://`` sources."""
 
     def __init__(self, paths, on_skip=None, stdin=None, since=None, until=None, accounts=None, regions=None,
-                 profile=None):
+                 profile=None, prefilter=None):
         self.paths = list(paths)
+        self.prefilter = prefilter  # needles: NDJSON lines with none of them are counted, not parsed (decode.py)
         self.on_skip = on_skip
         self.stdin = stdin
         self.selection = Selection(since, until, accounts, regions)
@@ -137,7 +138,8 @@ class Reader(object):
                 # gzip.GzipFile reads every member of a multi-member file, one after the other
                 stream = gzip.GzipFile(fileobj=stream, mode="rb")
             read = getattr(stream, "read1", stream.read)
-            decoder = Decoder(read, name, CHUNK, self._check, self.skip, self.stats, self._count_bytes)
+            decoder = Decoder(read, name, CHUNK, self._check, self.skip, self.stats, self._count_bytes,
+                              self.prefilter)
             for item in decoder:
                 yield item
         except (EOFError, zlib.error, gzip.BadGzipFile) as err:

@@ -280,3 +280,14 @@ def test_a_bad_since_is_a_clear_error():
     from harness.reader import InputError
     with pytest.raises(InputError, match="--since"):
         Reader(["-"], since="last tuesday")
+
+
+def test_an_export_with_sorted_keys_resynchronises_too(tmp_path):
+    # pretty-printed with sorted keys: records start with additionalEventData or awsRegion, not eventVersion
+    texts = [json.dumps(r, indent=2, sort_keys=True) for r in RECORDS[:4]]
+    texts[1] = texts[1][: len(texts[1]) // 3]
+    path = tmp_path / "sorted.json"
+    path.write_text("[\n" + ",\n".join(texts) + "\n]\n")
+    records, _, skips, _ = read([str(path)])
+    assert ids(records) == [RECORDS[0]["eventID"], RECORDS[2]["eventID"], RECORDS[3]["eventID"]]
+    assert [(s.reason, s.location.split()[-1]) for s in skips] == [("not JSON", "[1]")]
