@@ -67,7 +67,9 @@ def tune():
 @click.option("--tuning", "path", required=True, type=click.Path(exists=True, dir_okay=False), help=TUNING_HELP)
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
               help="The app's local/ directory (or a copy of it) to merge macros.conf and savedsearches.conf into.")
-def tune_splunk(path, out_dir):
+@click.option("--check", is_flag=True,
+              help="Write nothing; exit 1 when the files differ from the tuning (after an upgrade of the pack, in CI).")
+def tune_splunk(path, out_dir, check):
     """Merge allowlist macros and tuned saved searches into a Splunk app's local/ (never default/)."""
     from .localconf import LocalConfError
     from .splunk import write_local
@@ -76,11 +78,13 @@ def tune_splunk(path, out_dir):
     dets = detections_or_fail(layout)
     tuning = load_or_fail(path, dets)
     try:
-        written = write_local(tuning, dets, out_dir)
+        written = write_local(tuning, dets, out_dir, write=not check)
     except (LocalConfError, ValueError) as err:
         raise click.ClickException(str(err))
     for conf, changed in written:
-        click.echo("%s %s" % ("wrote    " if changed else "unchanged", conf))
+        click.echo("%s %s" % (("differs  " if check else "wrote    ") if changed else "unchanged", conf))
+    if check and any(changed for _, changed in written):
+        sys.exit(1)
 
 
 @tune.command("elastic")

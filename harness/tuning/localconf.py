@@ -111,8 +111,9 @@ def _parsed(text, where):
     return dict((("" if k is GLOBAL_STANZA else k), dict(v)) for k, v in conf.items())
 
 
-def merge_file(path, set_keys, drop_keys):
-    """Merge into the conf file at ``path`` (created when missing). Returns True when it changed."""
+def merge_file(path, set_keys, drop_keys, write=True):
+    """Merge into the conf file at ``path`` (created when missing). Returns True when it changed (or,
+    with ``write=False``, would change)."""
     before = ""
     if os.path.exists(path):
         try:
@@ -122,8 +123,8 @@ def merge_file(path, set_keys, drop_keys):
             raise LocalConfError("%s: %s" % (path, err))
     after = merge_text(before, set_keys, drop_keys)
     _check(before, after, set_keys, drop_keys, path)
-    if after == before:
-        return False
+    if after == before or not write:
+        return after != before
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".awssignin-", dir=directory)
     try:

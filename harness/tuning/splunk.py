@@ -176,10 +176,11 @@ def compile_splunk(tuning, detections):
     return {"macros": macros, "savedsearches": searches, "release": release}
 
 
-def write_local(tuning, detections, out_dir):
+def write_local(tuning, detections, out_dir, write=True):
     """Merge the compiled tuning into ``out_dir``/macros.conf and ``out_dir``/savedsearches.conf (an
-    app's ``local/`` or a staging copy of it). Returns [(path, changed)]. Raises LocalConfError when
-    ``out_dir`` is a ``default/`` directory or a stanza there is the user's and would be changed."""
+    app's ``local/`` or a staging copy of it). Returns [(path, changed)]; ``write=False`` only says
+    what would change. Raises LocalConfError when ``out_dir`` is a ``default/`` directory or a
+    stanza there is the user's and would be changed."""
     from .localconf import LocalConfError, merge_file, read_conf
 
     out = Path(out_dir)
@@ -188,7 +189,8 @@ def write_local(tuning, detections, out_dir):
                              "(an upgrade replaces default/)" % out)
     if out.exists() and not out.is_dir():
         raise LocalConfError("%s: not a directory" % out)
-    out.mkdir(parents=True, exist_ok=True)
+    if write:
+        out.mkdir(parents=True, exist_ok=True)
     macros_path, searches_path = str(out / "macros.conf"), str(out / "savedsearches.conf")
     macros, searches = read_conf(macros_path), read_conf(searches_path)
     compiled = compile_splunk(tuning, detections)
@@ -221,5 +223,5 @@ def write_local(tuning, detections, out_dir):
             drop_macros[allowlist_macro(det)] = ["definition", "description"]
         if owns_search(det, searches.get(stanza_name(det), {}).get("search")):
             drop_searches[stanza_name(det)] = sorted(set(owned_keys(have)) | {"search"})
-    return [(macros_path, merge_file(macros_path, compiled["macros"], drop_macros)),
-            (searches_path, merge_file(searches_path, compiled["savedsearches"], drop_searches))]
+    return [(macros_path, merge_file(macros_path, compiled["macros"], drop_macros, write)),
+            (searches_path, merge_file(searches_path, compiled["savedsearches"], drop_searches, write))]

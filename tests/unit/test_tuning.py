@@ -415,3 +415,14 @@ def test_a_window_that_would_change_a_users_own_setting_is_an_error(tmp_path, de
 def test_shape_errors_say_what_is_expected(tmp_path, dets, text, field, words):
     _, message, err = load_error(tmp_path, dets, text)
     assert err.field == field and words in message and err.line is not None
+
+
+def test_tune_splunk_check_writes_nothing_and_fails_until_the_files_match(tmp_path):
+    local = tmp_path / "local"
+    path = tuning_file(tmp_path, SITE)
+    args = ["tune", "splunk", "--tuning", str(path), "--out", str(local)]
+    first = CliRunner().invoke(main, args + ["--check"])
+    assert first.exit_code == 1 and "differs" in first.output and not local.exists()
+    assert CliRunner().invoke(main, args).exit_code == 0
+    again = CliRunner().invoke(main, args + ["--check"])
+    assert again.exit_code == 0 and again.output.count("unchanged") == 2
