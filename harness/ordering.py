@@ -7,11 +7,13 @@ so replay drops nothing: every candidate (a record that passes some correlation'
 of all records) goes through this sorter, and the correlators are fed from its merged output once
 the input has been read.
 
-Memory is bounded by ``2 * spill_at`` candidates whatever the order:
+Memory is bounded by ``3 * spill_at`` candidates whatever the order (plus ``BATCH`` per run file
+while merging):
 
 - the reorder buffer (a heap) holds the candidates within ``lateness`` seconds of the newest one,
-  at most ``spill_at`` of them; older ones leave it, oldest first, for the main run, a file on disk
-  that is therefore written in order (for nearly-ordered input it is the only file);
+  at most ``spill_at`` of them; older ones leave it, oldest first, for the main run, which is
+  therefore written in order (for nearly-ordered input it is the only run): kept in memory up to
+  ``spill_at`` candidates, then appended to a file on disk;
 - a candidate older than the last one written to the main run cannot join it: it waits in the
   straggler buffer, which is written as its own sorted run file every ``spill_at`` candidates;
 - at the end the main run, the straggler runs and both buffers are merged (``heapq.merge``); more
@@ -25,6 +27,7 @@ private directory (``tempfile.mkdtemp``: mode 0700) that ``close()`` removes.
 """
 
 import heapq
+import itertools
 import os
 import pickle
 import shutil
@@ -32,6 +35,7 @@ import tempfile
 
 SPILL_AT = 10000
 MAX_FANIN = 64
+BATCH = 64              # entries per pickle in a run file (fewer, larger pickles are faster)
 UNPLACED_LOCATIONS = 20
 
 
@@ -41,15 +45,23 @@ class _Run(object):
     def __init__(self, directory, serial):
         self.path = os.path.join(directory, "run-%06d.pickle" % serial)
         self.handle = open(self.path, "wb")
-        self.count = 0
+        self.pending = []
 
     def write(self, entry):
-        # one pickle per entry (a Pickler kept open would keep every record alive in its memo, and
-        # an Unpickler kept open would resolve a later pickle's memo references to earlier objects)
-        pickle.dump(entry, self.handle, protocol=pickle.HIGHEST_PROTOCOL)
-        self.count += 1
+        self.pending.append(entry)
+        if len(self.pending) >= BATCH:
+            self._dump()
+
+    def _dump(self):
+        # one pickle per batch, each with its own memo (a Pickler kept open would keep every record
+        # alive in its memo; an Unpickler kept open would resolve a later pickle's memo references
+        # to earlier objects)
+        batch, self.pending = self.pending, []
+        pickle.dump(batch, self.handle, protocol=pickle.HIGHEST_PROTOCOL)
 
     def close(self):
+        if self.pending and not self.handle.closed:
+            self._dump()
         self.handle.close()
 
 
@@ -57,9 +69,11 @@ def _read_run(path):
     with open(path, "rb") as handle:
         while True:
             try:
-                yield pickle.load(handle)
+                batch = pickle.load(handle)
             except EOFError:
                 return
+            for entry in batch:
+                yield entry
 
 
 class OrderedSpill(object):
@@ -75,8 +89,9 @@ class OrderedSpill(object):
         self.heap = []
         self.stragglers = []
         self.newest = None
-        self.main = None          # the main run being written, or None
-        self.last_main = None     # key of the last entry written to the main run
+        self.main = None          # the main run's file once it outgrew memory, or None
+        self.main_buffer = []     # the main run's entries not yet written, in order
+        self.last_main = None     # key of the last entry released to the main run
         self.runs = []            # paths of finished run files
         self.serial = 0
         self.stats = {"candidates": 0, "written to disk": 0, "run files": 0, "unplaced": 0}
@@ -101,17 +116,26 @@ class OrderedSpill(object):
             self._to_main(heapq.heappop(heap))
 
     def _to_main(self, entry):
+        self.last_main = entry[:3]
+        self.main_buffer.append(entry)
+        if len(self.main_buffer) >= self.spill_at:
+            self._flush_main()
+
+    def _flush_main(self):
+        chunk, self.main_buffer = self.main_buffer, []
         if self.main is None:
             self.main = self._open_run()
-        self.last_main = entry[:3]  # even when not written: it was released in order
-        if self.main is None:
-            self._lost([entry])
-            return
+            if self.main is None:
+                self._lost(chunk)
+                return
         try:
-            self.main.write(entry)
-            self.stats["written to disk"] += 1
+            for entry in chunk:
+                self.main.write(entry)
+            self.main._dump()
         except (OSError, pickle.PicklingError) as err:
-            self._lost([entry], err)
+            self._lost(chunk, err)
+            return
+        self.stats["written to disk"] += len(chunk)
 
     def _spill_stragglers(self):
         chunk, self.stragglers = sorted(self.stragglers), []
@@ -124,7 +148,10 @@ class OrderedSpill(object):
                 run.write(entry)
             run.close()
         except (OSError, pickle.PicklingError) as err:
-            run.close()
+            try:
+                run.handle.close()
+            except OSError:
+                pass
             self._lost(chunk, err)
             return
         self.stats["written to disk"] += len(chunk)
@@ -152,16 +179,17 @@ class OrderedSpill(object):
     # -- reading ------------------------------------------------------------------------------
     def sorted(self):
         """Every entry added (less the unplaced ones), in key order."""
+        main = iter(self.main_buffer)
         if self.main is not None:
             self.main.close()
-            self.runs.insert(0, self.main.path)
+            main = itertools.chain(_read_run(self.main.path), main)
             self.main = None
-        while len(self.runs) > MAX_FANIN and self._merge_oldest():
+        while len(self.runs) > MAX_FANIN - 1 and self._merge_oldest():
             pass
-        streams = [_read_run(path) for path in self.runs]
+        streams = [main] + [_read_run(path) for path in self.runs]
         streams.append(iter(sorted(self.heap)))
         streams.append(iter(sorted(self.stragglers)))
-        self.heap, self.stragglers = [], []
+        self.main_buffer, self.heap, self.stragglers = [], [], []
         return heapq.merge(*streams)
 
     def _merge_oldest(self):

@@ -126,14 +126,14 @@ def test_the_sorter_returns_every_entry_in_key_order_within_its_memory_bound(mon
     try:
         for e in entries:
             sorter.add(e)
-            peak.append(len(sorter.heap) + len(sorter.stragglers))
+            peak.append(len(sorter.heap) + len(sorter.main_buffer) + len(sorter.stragglers))
         out = list(sorter.sorted())
     finally:
         sorter.close()
     assert [e[:3] for e in out] == sorted(e[:3] for e in entries)
     # the records come back as written (each pickle on its own: no object shared between entries)
     assert all(e[3] == {"n": e[2], "nested": {"v": [e[2]]}} for e in out)
-    assert max(peak) <= 2 * 40
+    assert max(peak) <= 3 * 40
     assert sorter.stats["unplaced"] == 0 and sorter.stats["run files"] > 4
 
 
