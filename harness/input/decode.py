@@ -76,6 +76,7 @@ class Window(object):
         self._line = 1           # line number at buf[_line_at]
         self._line_at = 0
         self._nl = (-1, 0)       # (next newline found, searched up to): line ends found once
+        self.passed_records = 0  # records begun in the text the last resync passed over
         self.started = False
         self._needles_buf = None  # skip_lines: the text its needle offsets are for
         self._needles_at = {}
@@ -276,18 +277,25 @@ class Window(object):
         """Move ``pos`` to the next match of ``pattern`` (its start), reading on as needed.
 
         Returns True when found, False at the end of the stream (``pos`` at the end). Text passed over
-        is dropped as the window moves, so memory stays bounded."""
+        is dropped as the window moves, so memory stays bounded. ``passed_records`` counts the records
+        that began in the text passed over (by their ``"eventID"`` keys)."""
+        self.passed_records = 0
         while True:
             m = pattern.search(self.buf, self.pos)
             if m:
-                self.pos = m.start()
+                self._passing(m.start())
                 return True
             if self.eof:
-                self.pos = len(self.buf)
+                self._passing(len(self.buf))
                 return False
             # keep a tail that could begin a match cut at the window's edge
-            self.pos = max(self.pos, len(self.buf) - keep)
+            self._passing(max(self.pos, len(self.buf) - keep))
             self.more()
+
+    def _passing(self, new):
+        # occurrences that start before ``new`` (one cut at ``new`` is counted now, not again later)
+        self.passed_records += self.buf.count('"eventID"', self.pos, min(len(self.buf), new + 8))
+        self.pos = new
 
 
 def _deeper_than(value, limit):
@@ -323,8 +331,15 @@ class Decoder(object):
         self.skip = skip
         self.stats = stats
 
-    def _lost(self, start_byte):
-        return "%d bytes lost" % (self.w.byte_offset(self.w.pos) - start_byte)
+    def _lost(self, start_byte, at_least=0):
+        """``1234 bytes lost`` (and how many records began in them: their ``eventID`` keys, or
+        ``at_least`` when a record was known to start there), counted in ``stats`` too."""
+        lost = self.w.byte_offset(self.w.pos) - start_byte
+        self.stats["bytes lost to damage"] += lost
+        records = max(self.w.passed_records, at_least)
+        self.w.passed_records = 0
+        return "%d bytes lost" % lost + (", %d record%s began in them" % (records, "" if records == 1 else "s")
+                                         if records else "")
 
     def __iter__(self):
         w = self.w
@@ -530,7 +545,7 @@ class Decoder(object):
         start = w.byte_offset(w.pos)
         w.pos += 1
         found = w.resync(pattern)
-        lost = self._lost(start)
+        lost = self._lost(start, 1)
         self.skip(reason, location, "%s%sat byte %d, %s%s" % (
             detail, "; " if detail else "", start, lost, "" if found else ", to the end of the stream"))
 

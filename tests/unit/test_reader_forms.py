@@ -137,7 +137,21 @@ def test_a_malformed_record_in_a_records_array_costs_only_itself(tmp_path):
     assert len(skips) == 1 and skips[0].reason == "not JSON" and skips[0].location.endswith("Records[1]")
     start = len('{"Records": [') + len(good[0]) + 2
     assert "at byte %d" % start in skips[0].detail
-    assert "%d bytes lost" % (len(broken) + 2) in skips[0].detail
+    assert "%d bytes lost, 1 record began in them" % (len(broken) + 2) in skips[0].detail
+
+
+def test_the_skip_says_how_many_records_a_damaged_stretch_held(tmp_path):
+    texts = [json.dumps(r) for r in RECORDS[:6]]
+    for i in (1, 2, 3):  # a control character in each key: three records in a row unreadable
+        texts[i] = texts[i].replace('"eventVersion"', '"event\x01Version"', 1)
+    path = tmp_path / "damaged.json"
+    path.write_text('{"Records": [%s]}' % ", ".join(texts))
+    records, _, skips, reader = read([str(path)])
+    assert ids(records) == [RECORDS[i]["eventID"] for i in (0, 4, 5)]
+    lost = sum(len(t) + 2 for t in texts[1:4])
+    assert [s.reason for s in skips] == ["not JSON"]
+    assert "%d bytes lost, 3 records began in them" % lost in skips[0].detail
+    assert reader.stats["bytes lost to damage"] == lost
 
 
 def test_a_malformed_line_of_ndjson_costs_only_itself(tmp_path):
