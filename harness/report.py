@@ -21,8 +21,11 @@ def _escaped(match):
     return "\\x%02x" % code if code < 0x100 else "\\u%04x" % code
 
 
-def plain(value):
-    """Record content as inert text: control characters and lone surrogates escaped."""
+def plain(value, lines=False):
+    """Record content as inert text: control characters and lone surrogates escaped (``lines``:
+    except newlines, for multi-line messages of our own that quote record content)."""
+    if lines:
+        return "\n".join(_UNSAFE.sub(_escaped, part) for part in ("%s" % (value,)).split("\n"))
     return _UNSAFE.sub(_escaped, "%s" % (value,))
 
 
@@ -58,25 +61,27 @@ def outcome_table(console, outcomes, verbose):
                 text = "%s: %d" % (alert_schema.group_text(a["group"]), a["count"])
                 if text not in fired:
                     fired.append(text)
-        table.add_row(det, test, *cells, "\n".join(fired) or "none")
+        table.add_row(Text(plain(det)), Text(plain(test)), *cells, Text("\n".join(plain(f) for f in fired) or "none"))
     console.print(table)
     for o in outcomes:
         if o.status == "pass" and not verbose:
             continue
-        console.rule("%s %s: %s" % (o.status.upper(), o.platform, o.detection))
-        console.print("test: %s" % o.test, highlight=False)
+        console.rule(markup_safe("%s %s: %s" % (o.status.upper(), o.platform, o.detection)))
+        console.print(plain("test: %s" % o.test), highlight=False, markup=False)
         console.print("expected:", highlight=False)
         for e in o.expected:
-            console.print("  group {%s} events %s" % (alert_schema.group_text(e["group"]), e["event_ids"]), highlight=False)
+            console.print(plain("  group {%s} events %s" % (alert_schema.group_text(e["group"]), e["event_ids"])),
+                          highlight=False, markup=False)
         if not o.expected:
             console.print("  no alert", highlight=False)
         console.print("actual:", highlight=False)
         for a in o.actual:
-            console.print("  group {%s} events %s" % (alert_schema.group_text(a["group"]), a["event_ids"]), highlight=False)
+            console.print(plain("  group {%s} events %s" % (alert_schema.group_text(a["group"]), a["event_ids"])),
+                          highlight=False, markup=False)
         if not o.actual:
             console.print("  no alert", highlight=False)
         if o.message:
-            console.print(o.message, highlight=False, markup=False)
+            console.print(plain(o.message, lines=True), highlight=False, markup=False)
 
 
 def alert_table(console, alerts):
