@@ -349,9 +349,10 @@ def deploy_rules(kibana_url, ndjson_path=None, space=None, dry_run=False, enable
             try:
                 outcome.done, outcome.message, enabled = _send(client, outcome.plan, space, auth_text)
             except DeadlineExceeded as err:
+                outcome.done, outcome.message = False, str(err)
                 for rest in result.rules:
                     if rest.plan.sends and rest.done is None:
-                        rest.done, rest.message = False, "not sent: " + str(err)
+                        rest.done, rest.message = False, "not sent: the deploy's deadline of %d s passed" % deadline
                 break
             except DeployError as err:
                 outcome.done, outcome.message = False, str(err)

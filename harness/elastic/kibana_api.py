@@ -137,10 +137,10 @@ def api_key_auth(key):
 
 
 def basic_auth(user, password):
-    """(auth, secrets) for basic auth: the password, ``user:password`` and the header value."""
+    """(auth, secrets) for basic auth: the password, ``user:password``, its base64 and the header value."""
     pair = "%s:%s" % (user, password)
-    header = "Basic " + base64.b64encode(pair.encode("utf-8")).decode("ascii")
-    return requests.auth.HTTPBasicAuth(user, password), [password, pair, header]
+    token = base64.b64encode(pair.encode("utf-8")).decode("ascii")
+    return requests.auth.HTTPBasicAuth(user, password), [password, pair, token, "Basic " + token]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -148,17 +148,18 @@ def basic_auth(user, password):
 # ----------------------------------------------------------------------------------------------
 
 def _pool_classes(registry):
-    """urllib3 pool classes whose connections add themselves to ``registry`` once connected."""
+    """urllib3 pool classes whose connections add their socket to ``registry`` once connected (the
+    socket, not the connection: http.client drops ``connection.sock`` when the response takes it)."""
 
     class TrackedHTTPConnection(HTTPConnection):
         def connect(self):
             HTTPConnection.connect(self)
-            registry.add(self)
+            registry.add(self.sock)
 
     class TrackedHTTPSConnection(HTTPSConnection):
         def connect(self):
             HTTPSConnection.connect(self)
-            registry.add(self)
+            registry.add(self.sock)
 
     class Pool(HTTPConnectionPool):
         ConnectionCls = TrackedHTTPConnection
@@ -189,17 +190,14 @@ class _Connections(object):
         self._lock = threading.Lock()
         self._items = []
 
-    def add(self, connection):
+    def add(self, sock):
         with self._lock:
-            self._items.append(connection)
+            self._items.append(sock)
 
     def cut(self):
         with self._lock:
             items, self._items = self._items, []
-        for connection in items:
-            sock = getattr(connection, "sock", None)
-            if sock is None:
-                continue
+        for sock in items:
             try:
                 sock.shutdown(socket.SHUT_RDWR)
             except OSError:
@@ -363,8 +361,8 @@ class KibanaClient(object):
         data = b"".join(chunks)[:limit]
         headers = {k.lower(): self.clean(v, limit=500) for k, v in response.headers.items()}
         if truncated and 200 <= status < 300:
-            raise DeployError("%s: Kibana's answer is larger than %d MiB; refusing to read it"
-                              % (what, MAX_BODY // (1024 * 1024)))
+            raise DeployError("%s: Kibana's answer is larger than %d KiB; refusing to read it"
+                              % (what, MAX_BODY // 1024))
         raw_text = data.decode("utf-8", errors="replace")
         body = None
         if not truncated:
