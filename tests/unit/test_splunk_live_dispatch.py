@@ -61,7 +61,7 @@ class StandInSplunkd(object):
     range select."""
 
     def __init__(self, saved, evaluate=None, version="9.4.10", hec_indexes=(), fail_with=None,
-                 alerting=True):
+                 alerting=True, not_ready_first=False):
         self.saved = dict((name, dict(content)) for name, content in saved.items())
         self.macros = {"aws_signin_cloudtrail": "sourcetype=aws:cloudtrail"}
         self.evaluate = evaluate or (lambda search, events, form: [])
@@ -69,6 +69,7 @@ class StandInSplunkd(object):
         self.hec_indexes = list(hec_indexes)
         self.fail_with = fail_with
         self.alerting = alerting
+        self.not_ready_first = not_ready_first
         self.indexes = {"main"}
         self.events = []
         self.jobs = {}
@@ -193,7 +194,7 @@ class StandInSplunkd(object):
             return _error(404, "search API %s is not on this server" % ("v2" if v2 else "v1"))
         if not results:
             job["polled"] += 1
-            if job["polled"] == 1:
+            if job["polled"] == 1 and self.not_ready_first:
                 return 204, b""                           # not ready to be queried yet
             failed = job["failed"]
             return 200, {"entry": [{"name": sid, "content": {
@@ -293,7 +294,7 @@ def test_runner_dispatches_the_installed_saved_search_as_documented(detections, 
         seen["search"], seen["events"] = search, events
         return _brute_force_rows(shifted)
 
-    splunkd = StandInSplunkd(_saved(detections), evaluate)
+    splunkd = StandInSplunkd(_saved(detections), evaluate, not_ready_first=True)
     with FakeServer(splunkd.route) as server:
         client, runner = _runner(server, stanzas, now)
         runner.setup()
@@ -342,6 +343,7 @@ def test_index_time_bounds_are_sent_when_the_saved_search_windows_by_index_time(
     splunkd = StandInSplunkd(saved)
     with FakeServer(splunkd.route) as server:
         client, runner = _runner(server, stanzas)
+        client.wait_fired = _no_wait(client.wait_fired)
         runner.setup()
         assert runner.run(det, _records("root_console_login/root_success.json")) == []
     [dispatch] = server.find("POST", "%s/saved/searches/%s/dispatch" % (APP, stanzas[det.id]))
@@ -514,6 +516,7 @@ def test_live_splunk_plumbing_changes_nothing_the_local_runner_decides(detection
     with FakeServer(splunkd.route) as server:
         client, runner = _runner(server, stanzas, now=1_800_000_000.5)
         client.page_size = 1                       # every multi-alert test reads several pages
+        client.wait_fired = _no_wait(client.wait_fired)
         runner.setup()
         for det, _, test, _ in planned(list(detections.values()), ["splunk"]):
             records = fixture_records(det, test, ROOT / "detections" / "fixtures")
