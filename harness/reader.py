@@ -85,14 +85,19 @@ class Reader(object):
     def files(self):
         """Expand the paths: directories recursively (CloudTrail files in time order), S3 prefixes."""
         self.check_paths()
+        # list S3 first: a bucket that cannot be listed stops the run before any record is read
+        listed = {}
+        for path in self.paths:
+            if _is_s3(path) and path not in listed:
+                from .input.s3 import S3Source
+                self.s3 = S3Source(path, self.selection, self.profile, self.stats, self.s3 and self.s3.client())
+                listed[path] = self.s3.urls()
         for path in self.paths:
             if path == "-":
                 yield "-"
                 continue
             if _is_s3(path):
-                from .input.s3 import S3Source
-                self.s3 = S3Source(path, self.selection, self.profile, self.stats)
-                for url in self.s3.urls():
+                for url in listed[path]:
                     yield url
                 continue
             try:
@@ -107,7 +112,7 @@ class Reader(object):
                 # named on the command line, a pipe is meant to be read: replay <(zcat ...)
                 yield path
             else:
-                self.skip("not a regular file", display(path), tree._kind(st.st_mode))
+                self.skip("not a regular file", display(path), tree.kind(st.st_mode))
 
     def __iter__(self):
         for f in self.files():

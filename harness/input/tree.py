@@ -23,7 +23,8 @@ def time_order(path):
     return (0, m.group(1), path) if m else (1, "", path)
 
 
-def _kind(mode):
+def kind(mode):
+    """What a file that is not regular or a directory is, for the skip's detail."""
     for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
                        (stat.S_ISBLK, "a block device")):
         if test(mode):
@@ -76,6 +77,6 @@ def walk(top, skip, stats):
             elif stat.S_ISREG(st.st_mode):
                 found.append(full)
             else:
-                skip("not a regular file", display(full), _kind(st.st_mode))
+                skip("not a regular file", display(full), kind(st.st_mode))
         stack.extend(reversed(subdirs))
     return sorted(found, key=time_order)

@@ -91,3 +91,47 @@ def test_project_option_and_environment_choose_the_detections(tmp_path, monkeypa
 def test_a_project_without_detections_is_a_usage_error(tmp_path):
     result = CliRunner().invoke(main, ["--project", str(tmp_path), "lint"])
     assert result.exit_code == 2 and "no detections/ directory" in result.output
+
+
+def _all_fixture_records():
+    records = []
+    for path in sorted(FIXTURES.rglob("*.json")):
+        records.extend(json.loads(path.read_text())["Records"])
+    return records
+
+
+def _alert_keys(result):
+    assert result.exit_code == 0, result.stderr
+    return sorted(line for line in result.stdout.splitlines() if line.startswith("{"))
+
+
+def test_every_form_of_the_same_records_gives_the_same_alerts(tmp_path):
+    """A tree of CloudTrail files, a pretty-printed JSON array (newest first), lookup-events pages
+    (newest first, 50 a page, concatenated), NDJSON named .log, and the files concatenated on stdin."""
+    records = _all_fixture_records()
+    newest_first = sorted(records, key=lambda r: r["eventTime"], reverse=True)
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    chunks = [records[i:i + 40] for i in range(0, len(records), 40)]
+    for n, chunk in enumerate(chunks):
+        (tree / ("part%03d.json.gz" % n)).write_bytes(gzip.compress(json.dumps({"Records": chunk}).encode()))
+    (tmp_path / "export.json").write_text(json.dumps(newest_first, indent=2))
+    pages = []
+    for i in range(0, len(newest_first), 50):
+        events = [{"EventId": r["eventID"], "EventName": r["eventName"], "EventTime": r["eventTime"],
+                   "CloudTrailEvent": json.dumps(r)} for r in newest_first[i:i + 50]]
+        pages.append(json.dumps({"Events": events, "NextToken": "page%d" % i}, indent=4))
+    (tmp_path / "lookup-events.json").write_text("\n".join(pages))
+    (tmp_path / "trail.log").write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    stdin = b"".join((tree / name).read_bytes() for name in sorted(p.name for p in tree.iterdir()))
+
+    def alerts(*args, input=None):
+        result = CliRunner().invoke(main, ["replay"] + [str(a) for a in args] + ["--format", "jsonl"],
+                                    input=input, catch_exceptions=False)
+        return _alert_keys(result)
+
+    expected = alerts(tree)
+    assert expected
+    for source in ("export.json", "lookup-events.json", "trail.log"):
+        assert alerts(tmp_path / source) == expected, source
+    assert alerts("-", input=io.BytesIO(stdin)) == expected
