@@ -4,7 +4,8 @@ The form is read from the content, never the name. A stream is a sequence of top
 
 - ``{"Records": [...]}`` documents (CloudTrail's files; ``zcat *.json.gz`` concatenates them),
 - ``{"Events": [...], "NextToken": ...}`` pages of ``aws cloudtrail lookup-events`` (each event holds
-  its record as a JSON string in ``CloudTrailEvent``; API reference, "Event" and "LookupEvents"),
+  its record as a JSON string in ``CloudTrailEvent``, newest first: CloudTrail API reference,
+  https://docs.aws.amazon.com/awscloudtrail/latest/APIReference/API_Event.html and API_LookupEvents.html),
 - a JSON array of records (exports, often pretty-printed), when the stream starts with ``[``,
 - records themselves: NDJSON, or objects one after the other in any layout.
 

@@ -2,14 +2,16 @@
 
 CloudTrail writes ``<prefix>/AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/<file>.json.gz``, and for an
 organization trail ``<prefix>/AWSLogs/<org-id>/<account>/CloudTrail/...`` (CloudTrail user guide,
-"Finding your CloudTrail log files"); digests go to ``CloudTrail-Digest/`` beside ``CloudTrail/``. The
+"Finding your CloudTrail log files", docs.aws.amazon.com/awscloudtrail/latest/userguide/
+get-and-view-cloudtrail-log-files.html; file names: cloudtrail-log-file-examples.html); digests go to ``CloudTrail-Digest/`` beside ``CloudTrail/``. The
 listing walks that layout one level at a time (``Delimiter="/"``), enters only the accounts and regions
 selected, and with ``--since`` and ``--until`` lists only the day folders in range, so a month of one
 account is a month of listings, not the bucket. Objects that are not log files are counted, not read.
 
 boto3 is optional (extra ``s3``) and imported only here; credentials come from its standard chain,
 ``--profile`` picks a profile, and boto3 itself honours ``AWS_ENDPOINT_URL`` / ``AWS_ENDPOINT_URL_S3``
-(AWS SDKs and Tools reference guide, "Service-specific endpoints"; botocore ``configprovider.py``).
+(AWS SDKs and Tools reference guide, "Service-specific endpoints",
+docs.aws.amazon.com/sdkref/latest/guide/feature-ss-endpoints.html; botocore ``configprovider.py``).
 """
 
 import datetime as dt
