@@ -81,15 +81,30 @@ def _strip(value):
 def comparable(name, value):
     """A field's value as compared: responses add ``ecs`` to required_fields and defaults elsewhere."""
     if name == "required_fields" and isinstance(value, list):
-        return sorted((str(f.get("name")), str(f.get("type"))) for f in value if isinstance(f, dict))
+        return sorted((str(f.get("name")), str(f.get("type"))) for f in value if isinstance(f, dict)) or None
     value = _strip(value)
     return None if _is_empty(value) else value
+
+
+# what Kibana stores for a field a rule leaves out (RULE_DEFAULTS and the type-specific ``language``
+# default in mergers/apply_rule_defaults.ts); a pack rule without the field is equal to a target
+# rule holding the default
+KIBANA_DEFAULTS = {"interval": "5m", "from": "now-6m", "to": "now", "max_signals": 100, "version": 1,
+                   "language": "kuery"}
+
+
+def pack_value(pack_rule, name):
+    if name in pack_rule:
+        return pack_rule[name]
+    if name == "language" and pack_rule.get("type") in ("eql", "esql"):
+        return None
+    return KIBANA_DEFAULTS.get(name)
 
 
 def changed_fields(pack_rule, target_rule):
     """The pack-owned fields whose values differ between the pack's rule and the target's."""
     return sorted(name for name in PACK_FIELDS
-                  if comparable(name, pack_rule.get(name)) != comparable(name, target_rule.get(name)))
+                  if comparable(name, pack_value(pack_rule, name)) != comparable(name, target_rule.get(name)))
 
 
 def version_of(rule):
@@ -161,7 +176,7 @@ def plan_rule(pack_rule, target_rule, enable_new=False, enable_named=False, link
     plan.target_enabled = target_rule.get("enabled") is True
     plan.target_version = version_of(target_rule)
     plan.changes = changed_fields(wanted, target_rule)
-    plan.removed = [name for name in plan.changes if comparable(name, wanted.get(name)) is None]
+    plan.removed = [name for name in plan.changes if comparable(name, pack_value(wanted, name)) is None]
     plan.enable = bool(enable_named) and not plan.target_enabled
     exceptions, plan.links_added = merged_exceptions(target_rule.get("exceptions_list"), links)
     if not plan.changes and not plan.enable and not plan.links_added:
