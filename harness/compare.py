@@ -75,9 +75,12 @@ class Revision(object):
             every = load_all(self.layout.detections)
             write_generated(self.layout, every)
             self.detections = [d for d in every if not ids or d.id in ids]
-        except Exception:
+        except Exception as err:
             self.close()
-            raise
+            if isinstance(err, (CompareError, OSError)):
+                raise
+            # name the revision's files as REV:path, not by the temporary copy
+            raise CompareError(str(err).replace(str(self.tmp) + "/", "%s:" % rev))
 
     def close(self):
         shutil.rmtree(str(self.tmp), ignore_errors=True)

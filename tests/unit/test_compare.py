@@ -100,3 +100,14 @@ def test_bad_revisions_are_clear_errors(project, tmp_path):
     assert result.exit_code == 1 and "--compare no-such-rev" in result.stderr
     usage = CliRunner().invoke(main, ["replay", str(RECORDS), "--fail-on-change"], env={"AWSSIGNIN_ROOT": str(project)})
     assert usage.exit_code == 2 and "--compare" in usage.stderr
+
+
+def test_a_revision_whose_detections_do_not_load_is_named_in_the_error(project):
+    path = project / "detections" / ("%s.yml" % DETECTION)
+    good = path.read_text()
+    path.write_text(good.replace("severity: high", "severity: [high"))
+    git(project, "commit", "-q", "-am", "broken")
+    path.write_text(good)
+    result, _ = compare(project, "HEAD")
+    assert result.exit_code == 1
+    assert "HEAD:detections/%s.yml" % DETECTION in result.stderr and "awssignin-compare-" not in result.stderr
