@@ -251,6 +251,10 @@ class Window(object):
                 if at < first:
                     first = at
             start = buf.rfind("\n", pos, first) + 1  # the line holding the first hit, or the last partial one
+            # a line that is not a whole object ({...}) is parsed, so damage is still a skip
+            clean = _whole_objects_end(buf, pos, start) if start > pos else start
+            if clean < start:
+                first, start = clean, clean
             if start > pos:
                 lines = buf.count("\n", pos, start)
                 if self._line_at <= pos:
@@ -297,6 +301,24 @@ class Window(object):
         # occurrences that start before ``new`` (one cut at ``new`` is counted now, not again later)
         self.passed_records += self.buf.count('"eventID"', self.pos, min(len(self.buf), new + 8))
         self.pos = new
+
+
+def _whole_objects_end(buf, pos, end):
+    """Where the run of lines in ``buf[pos:end]`` (whole lines) that each look like one JSON object
+    (first character ``{``, last ``}``; blank lines too) ends: the prefilter skips only those, and a
+    truncated or foreign line is decoded and reported like any other."""
+    lines = buf.count("\n", pos, end)
+    if (buf.startswith("{", pos) and buf.count("\n{", pos, end - 1) == lines - 1
+            and buf.count("}\n", pos, end) + buf.count("}\r\n", pos, end) == lines):
+        return end
+    p = pos
+    while p < end:  # rare: some line is blank, indented or not an object; find the first bad one
+        nl = buf.find("\n", p, end)
+        line = buf[p:nl].strip()
+        if line and not (line[0] == "{" and line[-1] == "}"):
+            return p
+        p = nl + 1
+    return end
 
 
 def _deeper_than(value, limit):

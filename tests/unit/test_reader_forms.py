@@ -305,3 +305,19 @@ def test_an_export_with_sorted_keys_resynchronises_too(tmp_path):
     records, _, skips, _ = read([str(path)])
     assert ids(records) == [RECORDS[0]["eventID"], RECORDS[2]["eventID"], RECORDS[3]["eventID"]]
     assert [(s.reason, s.location.split()[-1]) for s in skips] == [("not JSON", "[1]")]
+
+
+def test_the_prefilter_passes_over_whole_objects_only(tmp_path):
+    """Replay's prefilter (lines with none of its texts are counted, not parsed) never hides damage: a
+    truncated line, an array or a string is still decoded and reported."""
+    lines = [json.dumps(r) for r in RECORDS[:6]]
+    text = "\n".join([lines[0], lines[1][:40], lines[2], "[1, 2]", lines[3], '"x"', "", lines[4], lines[5]]) + "\n"
+    path = tmp_path / "x.ndjson"
+    path.write_text(text)
+    skips = []
+    reader = Reader([str(path)], on_skip=skips.append, prefilter=["no such text anywhere"])
+    # the first value is always decoded (it tells the form); then whole objects without the texts are not
+    assert [loc.rsplit(":", 1)[1] for _, loc in reader] == ["1"]
+    assert [(s.reason, s.location.rsplit(":", 1)[1]) for s in skips] == [
+        ("not JSON", "2"), ("not a JSON object", "4"), ("not a JSON object", "6")]
+    assert reader.stats["lines not parsed"] == 5  # lines 3, 5, 7 (blank), 8 and 9
