@@ -330,6 +330,8 @@ def _mount_platform_commands():
         """Deploy the built artefacts to a platform."""
 
     deploy.add_command(deploy_elastic, "elastic")
+    from .splunk.deploy import deploy_splunk
+    deploy.add_command(deploy_splunk, "splunk")
     from .versions import version_cli
     main.add_command(version_cli, "version")
     main.add_command(docker, "docker")
