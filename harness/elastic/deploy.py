@@ -312,8 +312,8 @@ def deploy_rules(kibana_url, ndjson_path=None, space=None, dry_run=False, enable
                  deadline=DEFAULT_DEADLINE, tuning=None, name="", env_names=None, rules=None):
     """Deploy the rules of ``ndjson_path`` to one Kibana; a DeployResult.
 
-    Raises DeployError when the inputs are wrong (before anything is sent); a target that cannot
-    be read or refuses is ``result.error``; per-rule refusals are in ``result.rules``.
+    Raises DeployError when the inputs are wrong (before anything is sent) or the target cannot
+    be read; per-rule refusals are in ``result.rules`` and do not stop the others.
     ``environ`` (default os.environ) holds the credentials, under ``env_names`` (the ``*_env``
     keyword arguments of ``credentials``) when given.
     """
@@ -329,15 +329,11 @@ def deploy_rules(kibana_url, ndjson_path=None, space=None, dry_run=False, enable
     verify = False if insecure else (str(ca_cert) if ca_cert else True)
     with KibanaClient(base, auth, secrets, verify=verify, deadline=deadline, session=session) as client:
         result.clean = client.clean
-        try:
-            present, orphans = read_target(client, [r["rule_id"] for r in rules], space, auth_text)
-            links = {}
-            if tuning is not None:
-                links, errors = tuning(client, dry_run)
-                result.other_errors.extend(client.clean(e) for e in errors or [])
-        except DeployError as err:
-            result.error = str(err)
-            return result
+        present, orphans = read_target(client, [r["rule_id"] for r in rules], space, auth_text)
+        links = {}
+        if tuning is not None:
+            links, errors = tuning(client, dry_run)
+            result.other_errors.extend(client.clean(e) for e in errors or [])
         plans = P.make_plan(rules, present, orphans, enable_new=enable, enable_ids=enable_ids, prune=prune,
                             links=links, index=index)
         result.rules = [RuleOutcome(plan=p, enabled=_planned_enabled(p)) for p in plans]
@@ -636,8 +632,6 @@ def deploy_elastic(kibana_url, space, targets_file, rules_file, dry_run, check, 
                 result = DeployResult(target=kibana_base(job["kibana_url"], job["space"]), name=job["name"],
                                       dry_run=dry_run, error=str(err))
             results.append(result)
-        if targets is None and results[0].error:
-            raise DeployError(results[0].error)
     except DeployError as err:
         raise DeployFailed(str(err))
     for result in results:

@@ -611,6 +611,8 @@ class FakeElastic(object):
         self.previews = {}
         self.imports = []
         self.import_answer = None           # None: every rule of the request imported
+        self.created = []                   # rules created by awssignin deploy (POST .../rules)
+        self.refuse = None                  # a rule_id whose creation Kibana refuses
 
     def route(self, req):
         if req.path == "/_bulk":
@@ -631,6 +633,13 @@ class FakeElastic(object):
             return 200, {"errors": False, "items": items}
         if req.path.startswith("/_ingest/pipeline/"):
             return 200, {"acknowledged": True}
+        if req.path == "/api/detection_engine/rules/_find":      # a fresh Kibana: no rules yet
+            return 200, {"page": 1, "perPage": 100, "total": 0, "data": []}
+        if req.path == "/api/detection_engine/rules" and req.method == "POST":
+            self.created.append(req)
+            if req.json()["rule_id"] == self.refuse:
+                return 400, {"message": "bad query", "status_code": 400}
+            return 200, req.json()
         if req.path == "/api/detection_engine/rules/_import":
             self.imports.append(req)
             if self.import_answer is None:
@@ -835,14 +844,14 @@ def test_setup_installs_template_and_pipeline_and_imports_the_rules_like_deploy(
         stack = _stack(server.url)
         stack.wait_ready = lambda: None
         live_elastic.ElasticDockerRunner(stack).setup(rules_path=rules)
-        fake.import_answer = {"success": False, "success_count": len(detections) - 1, "rules_count": len(detections),
-                              "errors": [{"rule_id": "x", "error": {"status_code": 400, "message": "bad query"}}]}
+        sent = [json.loads(line) for line in rules.read_text(encoding="utf-8").splitlines()]
+        assert [r.json() for r in fake.created] == sent       # deploy creates each rule of the file
+        fake.refuse = sent[0]["rule_id"]
         with pytest.raises(live_elastic.ElasticError, match="bad query"):
             live_elastic.ElasticDockerRunner(stack).setup(rules_path=rules)
     assert server.find("PUT", "/_index_template/%s" % TEMPLATE_NAME)
-    first = fake.imports[0]
-    assert first.query == {"overwrite": "true"} and first.basic_auth() == "elastic:Elasticpass1"
-    assert first.headers["kbn-xsrf"] == "true" and rules.read_bytes() in first.body
+    first = fake.created[0]
+    assert first.basic_auth() == "elastic:Elasticpass1" and first.headers["kbn-xsrf"] == "true"
 
 
 def test_docker_test_prints_the_local_table_and_fails_on_a_mismatch(monkeypatch, detections):
