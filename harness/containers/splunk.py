@@ -172,8 +172,9 @@ class Suppression(object):
         if not _flag(content.get("alert.suppress", "0")):
             return list(rows)
         fields = [f.strip() for f in str(content.get("alert.suppress.fields") or "").split(",") if f.strip()]
+        text = str(content.get("alert.suppress.period") or "").strip()
         try:
-            period = parse_duration(str(content.get("alert.suppress.period") or "").strip())
+            period = int(text) if text.isdigit() else parse_duration(text)   # a bare number is seconds
         except ValueError:
             raise SplunkError("[%s] alert.suppress.period %r is not a duration"
                               % (stanza, content.get("alert.suppress.period")))
