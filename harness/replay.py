@@ -30,6 +30,7 @@ from awssignin.normalize import BadRecord, from_cloudtrail, kind_of, nested_gett
 from .elastic.ecs import _OBJECT_KEYS as ECS_OBJECT_KEYS
 from .ordering import SPILL_AT, OrderedSpill
 from .reader import Reader, Skip
+from .seenids import SeenIds
 
 DEFAULT_MAX_LATENESS = 3600
 # seconds the Kibana simulation stays behind the newest record it was fed: the records come in
@@ -137,8 +138,9 @@ class Replay(object):
     def run(self, paths, progress=None):
         reader = self.reader = Reader(paths, on_skip=self._skip, stdin=self.stdin, **self.reader_options)
         sorter = self.sorter = OrderedSpill(self.max_lateness, self.spill_at, self.spill_dir)
+        seen = SeenIds(self.spill_dir)
         try:
-            self._read(reader, sorter, progress)
+            self._read(reader, sorter, seen, progress)
             for lane in self.event_lanes:
                 self._emit(lane, lane.processor.finish())
             lanes = self.ordered_lanes
@@ -152,11 +154,12 @@ class Replay(object):
                 self._emit(lane, lane.processor.finish())
         finally:
             sorter.close()
+            seen.close()
         if progress is not None:
             progress(reader)
         return self
 
-    def _read(self, reader, sorter, progress):
+    def _read(self, reader, sorter, seen, progress):
         sources = self.validated_sources
         event_lanes = self.event_lanes
         matchers = self.matchers if self.ordered_lanes else ()
@@ -181,6 +184,11 @@ class Replay(object):
                 self._skip(Skip("bad field %s" % err.field, location, err.message))
                 continue
             counts["validated"] += 1
+            if not seen.add(view["event_id"]):
+                # a second copy (two trails log one event): both platforms would drop it, each
+                # within its own memory; dropped here once for both (harness/seenids.py)
+                counts["duplicates"] += 1
+                continue
             for lane in event_lanes:
                 alerts = lane.processor.feed_record(record, view)
                 if alerts:
@@ -236,6 +244,8 @@ class Replay(object):
                "files": self.reader.stats["files"] if self.reader else 0,
                "validated": self.counts["validated"],
                "not validated": self.counts["not validated"]}
+        if self.counts["duplicates"]:
+            out["copies dropped (an eventID already read)"] = self.counts["duplicates"]
         if self.sorter is not None:
             for key, value in self.sorter.stats.items():
                 out["ordered %s" % key] = value
