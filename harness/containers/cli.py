@@ -183,7 +183,7 @@ PLATFORM_PORTS = {"splunk": ("AWSSIGNIN_SPLUNK_API_PORT", "AWSSIGNIN_SPLUNK_HEC_
                   "elastic": ("AWSSIGNIN_ES_PORT", "AWSSIGNIN_KIBANA_PORT")}
 
 
-def live_runners(values, platforms, detections, package, rules, keep_data=False, probe=port_open):
+def live_runners(values, platforms, detections, package, rules, keep_data=False, probe=port_open, layout=None):
     """Set up the runners of ``platforms``; a platform that cannot be set up gets a _Broken runner."""
     from .secrets import redact
     runners = {}
@@ -196,7 +196,7 @@ def live_runners(values, platforms, detections, package, rules, keep_data=False,
             continue
         try:
             if platform == "splunk":
-                runner = splunk_runner(values, keep_data)
+                runner = splunk_runner(values, keep_data, layout)
                 runner.setup(app_package="%s/%s" % (APP_MOUNT, Path(package).name), detections=detections)
             else:
                 runner = elastic_runner(values, keep_data)
@@ -287,7 +287,7 @@ def test_cmd(ids, platform, build, junit, keep_data, verbose):
     start = time.perf_counter()
     console.print("setting up %s (waits for the containers, installs the app / imports the rules)..."
                   % " and ".join(platforms), highlight=False)
-    runners = live_runners(values, platforms, dets, package, rules, keep_data)
+    runners = live_runners(values, platforms, dets, package, rules, keep_data, layout=layout)
     try:
         outcomes = run_live_tests(layout, dets, runners, redact_values=values)
     finally:

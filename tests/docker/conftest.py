@@ -95,7 +95,8 @@ def live_runners(live_stack, layout):
     from harness.detections import load_all
 
     values, package, rules = live_stack
-    runners = docker_cli.live_runners(values, ["splunk", "elastic"], load_all(layout.detections), package, rules)
+    runners = docker_cli.live_runners(values, ["splunk", "elastic"], load_all(layout.detections), package, rules,
+                                      layout=layout)
     yield runners
     for runner in runners.values():
         try:

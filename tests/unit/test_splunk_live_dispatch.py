@@ -528,3 +528,13 @@ def test_live_splunk_plumbing_changes_nothing_the_local_runner_decides(detection
              if r.method == "POST" and re.match(r"^%s/saved/searches/[^/]+$" % APP, r.path)]
     assert any("threshold=" in t for t in tuned)      # a test's params reached the command
     assert all(splunkd.saved[s]["search"] == saved_search_text(detections[i]) for i, s in stanzas.items())
+
+
+def test_the_docker_cli_runner_names_saved_searches_from_the_checkout(tmp_path):
+    from harness.containers import cli as docker_cli
+    from harness.containers import secrets
+    env = tmp_path / ".env"
+    secrets.ensure_env_file(env)
+    runner = docker_cli.splunk_runner(secrets.load(env), layout=Layout(ROOT))
+    assert runner.stanzas == live.packaged_stanzas(Layout(ROOT))
+    assert runner.client.api_url == "https://127.0.0.1:8089" and runner.client.hec_url == "https://127.0.0.1:8088"
