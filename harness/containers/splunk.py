@@ -159,9 +159,10 @@ def _flag(value):
 
 class Suppression(object):
     """What ``alert.suppress`` / ``alert.suppress.fields`` / ``alert.suppress.period`` let fire, for
-    the triggers of one session (savedsearches.conf.spec): a result whose suppress-field values fired
-    within the period does not fire again; with no fields, any trigger within the period suppresses
-    the next. Triggers before the session (a reused container) are unknown here."""
+    the triggers of one session (savedsearches.conf.spec): with per-result alerting
+    (``alert.digest_mode = 0``) a result whose suppress-field values fired within the period does not
+    fire again; a digest alert, or one without fields, is suppressed whole for the period after it
+    fired. Triggers before the session (a reused container) are unknown here."""
 
     def __init__(self, clock=time.time):
         self.clock = clock
@@ -171,7 +172,11 @@ class Suppression(object):
         """The rows that may fire now; records them as fired."""
         if not _flag(content.get("alert.suppress", "0")):
             return list(rows)
-        fields = [f.strip() for f in str(content.get("alert.suppress.fields") or "").split(",") if f.strip()]
+        # the fields apply to per-result alerting; a digest alert is suppressed as a whole
+        # (savedsearches.conf.spec, alert.suppress.fields)
+        per_result = not _flag(content.get("alert.digest_mode", "1"))
+        fields = [f.strip() for f in str(content.get("alert.suppress.fields") or "").split(",")
+                  if f.strip()] if per_result else []
         text = str(content.get("alert.suppress.period") or "").strip()
         try:
             period = int(text) if text.isdigit() else parse_duration(text)   # a bare number is seconds
@@ -179,15 +184,11 @@ class Suppression(object):
             raise SplunkError("[%s] alert.suppress.period %r is not a duration"
                               % (stanza, content.get("alert.suppress.period")))
         now = self.clock()
-        fresh = []
-        for row in rows:
-            key = (stanza, tuple(json.dumps(row.get(f), sort_keys=True) for f in fields))
-            if key in self.fired and now - self.fired[key] < period:
-                continue
-            fresh.append(row)
-        for row in fresh:
-            self.fired[(stanza, tuple(json.dumps(row.get(f), sort_keys=True) for f in fields))] = now
-        return fresh
+        keyed = [((stanza, tuple(json.dumps(row.get(f), sort_keys=True) for f in fields)), row) for row in rows]
+        fresh = [(key, row) for key, row in keyed if not (key in self.fired and now - self.fired[key] < period)]
+        for key, _ in fresh:
+            self.fired[key] = now
+        return [row for _, row in fresh]
 
 
 def job_errors(content):

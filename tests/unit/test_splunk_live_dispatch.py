@@ -424,8 +424,8 @@ def test_fired_alerts_must_match_the_condition_and_suppression(detections, stanz
     records = _records("root_console_brute_force/four_failures.json")
     shifted, _ = timeshift.shift_records(records, 1_800_000_000.0, 2)
     rows = _brute_force_rows(shifted)
-    saved = _saved(detections, **{"alert.track": "1", "alert.suppress": "1", "alert.suppress.fields": "group_account_id",
-                                  "alert.suppress.period": "30m"})
+    saved = _saved(detections, **{"alert.track": "1", "alert.digest_mode": "0", "alert.suppress": "1",
+                                  "alert.suppress.fields": "group_account_id", "alert.suppress.period": "30m"})
     splunkd = StandInSplunkd(saved, lambda search, events, form: rows)
     with FakeServer(splunkd.route) as server:
         client, runner = _runner(server, stanzas)
@@ -462,6 +462,25 @@ def test_test_parameters_replace_only_the_options_they_set(detections):
         'index="awssignin_test_a" source="s:1" (sourcetype=aws:cloudtrail)')
     with pytest.raises(live.SplunkError, match="cannot scope"):
         live.scoped_macro("d", "Bad Index", "s")
+
+
+def test_suppression_follows_the_alert_settings():
+    rows = [{"group_user": "a"}, {"group_user": "b"}]
+    per_result = {"alert.suppress": "1", "alert.digest_mode": "0", "alert.suppress.fields": "group_user",
+                  "alert.suppress.period": "30m"}
+    clock = [0.0]
+    model = live.Suppression(lambda: clock[0])
+    assert model.fresh_rows("s", per_result, rows) == rows
+    clock[0] = 60
+    assert model.fresh_rows("s", per_result, rows + [{"group_user": "c"}]) == [{"group_user": "c"}]
+    clock[0] = 31 * 60
+    assert model.fresh_rows("s", per_result, rows[:1]) == rows[:1]          # the period has passed
+    digest = dict(per_result, **{"alert.digest_mode": "1", "alert.suppress.period": "600"})
+    assert model.fresh_rows("d", digest, rows) == rows
+    assert model.fresh_rows("d", digest, [{"group_user": "new"}]) == []     # a digest is suppressed whole
+    assert model.fresh_rows("o", {"alert.suppress": "0"}, rows) == rows
+    with pytest.raises(live.SplunkError, match="not a duration"):
+        model.fresh_rows("x", dict(per_result, **{"alert.suppress.period": "soon"}), rows)
 
 
 def test_alert_condition_reads_the_saved_search_settings():
