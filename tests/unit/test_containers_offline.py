@@ -909,3 +909,28 @@ def test_a_platform_that_is_not_running_fails_fast_with_a_hint(tmp_path):
         sock.bind(("127.0.0.1", 0))
         free = sock.getsockname()[1]
     assert docker_cli.port_open(free, timeout=0.5) is False
+
+
+def test_docker_up_records_the_chosen_splunk_image_before_compose_runs(monkeypatch, tmp_path):
+    from click.testing import CliRunner
+    (tmp_path / "docker").mkdir()
+    layout = type("L", (), {"root": tmp_path})()
+    calls = []
+
+    def call(cmd, **kw):
+        calls.append((cmd, secrets.read_env_file(tmp_path / docker_cli.ENV_FILE).get(docker_cli.SPLUNK_VERSION)))
+        return 0
+    monkeypatch.setattr(docker_cli, "engine_problem", lambda: None)
+    monkeypatch.setattr(docker_cli, "_layout", lambda: layout)
+    monkeypatch.setattr(docker_cli, "_detections", lambda layout: [])
+    monkeypatch.setattr(docker_cli, "build_artefacts",
+                        lambda layout, dets: (tmp_path / "dist" / "awssignin-1.2.3.tgz", tmp_path / "r.ndjson"))
+    monkeypatch.setattr(docker_cli.subprocess, "call", call)
+    result = CliRunner().invoke(docker_cli.docker, ["up", "--splunk-version", "10.2"])
+    assert result.exit_code == 0, result.output
+    [(cmd, tag)] = calls
+    assert tag == docker_cli.SPLUNK_IMAGES["10.2"] and "splunk/splunk:%s" % tag in result.output
+    assert cmd[-5:] == ["up", "-d", "--wait", "--wait-timeout", str(docker_cli.UP_TIMEOUT)]
+    refused = CliRunner().invoke(docker_cli.docker, ["up", "--splunk-version", "latest"])
+    assert refused.exit_code == 2 and "not a pinned Splunk version" in refused.output
+    assert len(calls) == 1
