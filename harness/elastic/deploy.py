@@ -4,8 +4,10 @@ A deploy to one Kibana (or each target of ``--targets FILE``, harness/elastic/ta
 
 1. reads the target: ``GET <kibana>[/s/<space>]/api/detection_engine/rules/_find`` with
    ``filter=alert.attributes.params.ruleId: ("<id>" OR ...)`` for the pack's rule_ids, paged with
-   ``page`` / ``per_page`` (https://www.elastic.co/guide/en/security/current/rules-api-find.html; the
-   answer is ``{page, perPage, total, data}``). ``params`` of a rule saved object is a
+   ``page`` / ``per_page`` (https://www.elastic.co/guide/en/security/current/rules-api-find.html and
+   elastic/kibana .../common/api/detection_engine/rule_management/find_rules/
+   find_rules_route.schema.yaml: ``per_page`` has no maximum, the answer is ``{page, perPage, total,
+   data}``). ``params`` of a rule saved object is a
    ``flattened`` field (elastic/kibana x-pack/plugins/alerting/server/saved_objects/mappings.ts), so
    ``params.ruleId`` is searchable; Kibana's own code and API tests select rules this way
    (prebuilt_rule_objects_client.ts ``fetchInstalledRulesByIds``; the rules import FTR tests). A
@@ -565,14 +567,29 @@ def wide_console():
     return console
 
 
+def target_options(command):
+    """The options naming the Kibana(s) and how to reach them, shared by deploy and status."""
+    options = [
+        click.option("--kibana-url", envvar=ENV_URL, metavar="URL",
+                     help="Kibana base URL, e.g. https://kibana.example.com:5601 (or set %s)." % ENV_URL),
+        click.option("--space", metavar="SPACE", help="Kibana space id (default: the default space)."),
+        click.option("--targets", "targets_file", type=click.Path(dir_okay=False), metavar="FILE",
+                     help="YAML list of targets (name, kibana_url, space, index, credentials' variable names)."),
+        click.option("--rules", "rules_file", type=click.Path(dir_okay=False), metavar="PATH",
+                     help="Rules NDJSON of the pack (default: build dist/elastic/rules.ndjson from detections/)."),
+        click.option("--deadline", type=click.IntRange(1, 86400), default=DEFAULT_DEADLINE, show_default=True,
+                     metavar="SECONDS", help="Give up on a target after this long, however slowly it answers."),
+        click.option("--ca-cert", type=click.Path(dir_okay=False), metavar="FILE",
+                     help="PEM file of the CA that signed Kibana's certificate."),
+        click.option("--insecure", is_flag=True, help="Do not verify Kibana's TLS certificate (not recommended)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 @click.command("elastic")
-@click.option("--kibana-url", envvar=ENV_URL, metavar="URL",
-              help="Kibana base URL, e.g. https://kibana.example.com:5601 (or set %s)." % ENV_URL)
-@click.option("--space", metavar="SPACE", help="Kibana space id (default: the default space).")
-@click.option("--targets", "targets_file", type=click.Path(dir_okay=False), metavar="FILE",
-              help="YAML list of targets (name, kibana_url, space, index, credentials' variable names).")
-@click.option("--rules", "rules_file", type=click.Path(dir_okay=False), metavar="PATH",
-              help="Rules NDJSON to deploy (default: build dist/elastic/rules.ndjson from detections/).")
+@target_options
 @click.option("--dry-run", is_flag=True, help="Read the target and print the plan as a diff; change nothing.")
 @click.option("--check", is_flag=True, help="With --dry-run: exit 1 when the target differs from the pack.")
 @click.option("--enable", is_flag=True, help="Enable the rules this deploy creates (existing rules keep their state).")
@@ -581,13 +598,8 @@ def wide_console():
 @click.option("--prune", is_flag=True, help="Delete the pack's rules that the pack no longer ships.")
 @click.option("--index", "index", multiple=True, metavar="PATTERN",
               help="Index pattern for every rule instead of the pack's (repeatable).")
-@click.option("--deadline", type=click.IntRange(1, 86400), default=DEFAULT_DEADLINE, show_default=True,
-              metavar="SECONDS", help="Give up on a target after this long, however slowly it answers.")
-@click.option("--ca-cert", type=click.Path(dir_okay=False), metavar="FILE",
-              help="PEM file of the CA that signed Kibana's certificate.")
-@click.option("--insecure", is_flag=True, help="Do not verify Kibana's TLS certificate (not recommended).")
-def deploy_elastic(kibana_url, space, targets_file, rules_file, dry_run, check, enable, enable_rules, prune,
-                   index, deadline, ca_cert, insecure):
+def deploy_elastic(kibana_url, space, targets_file, rules_file, deadline, ca_cert, insecure, dry_run, check, enable,
+                   enable_rules, prune, index):
     """Create and update the Elastic Security rules in Kibana, keeping each rule's enabled state,
     exceptions, actions and the user's own fields.
 
@@ -600,44 +612,53 @@ def deploy_elastic(kibana_url, space, targets_file, rules_file, dry_run, check, 
     console = wide_console()
     source = click.get_current_context().get_parameter_source
     try:
-        if targets_file:
-            if source("kibana_url") == click.core.ParameterSource.COMMANDLINE or space:
-                raise DeployError("--targets names the Kibanas and spaces: drop --kibana-url and --space")
-            from .targets import load_targets
-            targets = load_targets(targets_file)
-            jobs = [dict(kibana_url=t.kibana_url, space=t.space, index=t.index or list(index) or None,
-                         ca_cert=t.ca_cert or ca_cert, insecure=t.insecure or insecure, name=t.name,
-                         env_names={k: getattr(t, k) for k in ("api_key_env", "username_env", "password_env")
-                                    if getattr(t, k)} or None)
-                    for t in targets]
-        else:
-            kibana_base(kibana_url, space)  # a bad URL is reported before anything else happens
-            targets = None
-            jobs = [dict(kibana_url=kibana_url, space=space, index=list(index) or None, ca_cert=ca_cert,
-                         insecure=insecure, name="", env_names=None)]
+        if targets_file and (source("kibana_url") == click.core.ParameterSource.COMMANDLINE or space):
+            raise DeployError("--targets names the Kibanas and spaces: drop --kibana-url and --space")
+        jobs = target_jobs(targets_file, kibana_url, space, index, ca_cert, insecure)
         rules = read_rules(rules_file or _default_rules_path())
         resolve_enable_ids(rules, enable_rules)
-        results = []
-        for job in jobs:
-            if not dry_run:
+        if not dry_run:
+            for job in jobs:
                 for warning in transport_warnings(job["kibana_url"], job["insecure"]):
                     click.echo("warning: %s%s" % (job["name"] + ": " if job["name"] else "", warning), err=True)
-            try:
-                result = deploy_rules(rules=rules, dry_run=dry_run, enable=enable, enable_rules=enable_rules,
-                                      prune=prune, deadline=deadline, **job)
-            except DeployError as err:
-                if targets is None:
-                    raise
-                # one target that cannot run never costs the others
-                result = DeployResult(target=kibana_base(job["kibana_url"], job["space"]), name=job["name"],
-                                      dry_run=dry_run, error=str(err))
-            results.append(result)
+        results = run_jobs(jobs, bool(targets_file), rules=rules, dry_run=dry_run, enable=enable,
+                           enable_rules=enable_rules, prune=prune, deadline=deadline)
     except DeployError as err:
         raise DeployFailed(str(err))
     for result in results:
         print_result(result, console)
-    if targets is not None:
+    if targets_file:
         print_targets_table(results, console)
     code = exit_code(results, check)
     if code:
         sys.exit(code)
+
+
+def target_jobs(targets_file, kibana_url, space, index=(), ca_cert=None, insecure=False):
+    """The keyword arguments of ``deploy_rules`` for each target: the targets file's, or the one
+    Kibana of the command line (checked before anything is read or built)."""
+    if not targets_file:
+        kibana_base(kibana_url, space)  # a bad URL is reported before anything else happens
+        return [dict(kibana_url=kibana_url, space=space, index=list(index) or None, ca_cert=ca_cert,
+                     insecure=insecure, name="", env_names=None)]
+    from .targets import load_targets
+    return [dict(kibana_url=t.kibana_url, space=t.space, index=t.index or list(index) or None,
+                 ca_cert=t.ca_cert or ca_cert, insecure=t.insecure or insecure, name=t.name,
+                 env_names={k: getattr(t, k) for k in ("api_key_env", "username_env", "password_env")
+                            if getattr(t, k)} or None)
+            for t in load_targets(targets_file)]
+
+
+def run_jobs(jobs, many, **kwargs):
+    """``deploy_rules`` for each job; with ``many`` targets one that cannot run is reported in its
+    result and never costs the others, with one its DeployError is raised."""
+    results = []
+    for job in jobs:
+        try:
+            results.append(deploy_rules(**dict(kwargs, **job)))
+        except DeployError as err:
+            if not many:
+                raise
+            results.append(DeployResult(target=kibana_base(job["kibana_url"], job["space"]), name=job["name"],
+                                        dry_run=kwargs.get("dry_run", False), error=str(err)))
+    return results

@@ -17,7 +17,7 @@ import click
 
 from . import deploy as D
 from . import deploy_plan as P
-from .kibana_api import DEFAULT_DEADLINE, DeployError
+from .kibana_api import DeployError
 
 MISSING, OUTDATED, CUSTOMISED, NEWER, CURRENT, NOT_IN_PACK = (
     "missing", "outdated", "customised", "newer", "current", "not in pack")
@@ -75,18 +75,7 @@ def print_status(result, console):
 
 
 @click.command("status")
-@click.option("--kibana-url", envvar=D.ENV_URL, metavar="URL",
-              help="Kibana base URL (or set %s)." % D.ENV_URL)
-@click.option("--space", metavar="SPACE", help="Kibana space id (default: the default space).")
-@click.option("--targets", "targets_file", type=click.Path(dir_okay=False), metavar="FILE",
-              help="YAML targets file, as for `deploy elastic --targets`.")
-@click.option("--rules", "rules_file", type=click.Path(dir_okay=False), metavar="PATH",
-              help="Rules NDJSON the pack ships (default: build dist/elastic/rules.ndjson from detections/).")
-@click.option("--deadline", type=click.IntRange(1, 86400), default=DEFAULT_DEADLINE, show_default=True,
-              metavar="SECONDS", help="Give up on a target after this long.")
-@click.option("--ca-cert", type=click.Path(dir_okay=False), metavar="FILE",
-              help="PEM file of the CA that signed Kibana's certificate.")
-@click.option("--insecure", is_flag=True, help="Do not verify Kibana's TLS certificate (not recommended).")
+@D.target_options
 def status(kibana_url, space, targets_file, rules_file, deadline, ca_cert, insecure):
     """Compare the rules deployed on Kibana with the pack: missing, outdated, customised, enabled.
 
@@ -94,27 +83,9 @@ def status(kibana_url, space, targets_file, rules_file, deadline, ca_cert, insec
     """
     console = D.wide_console()
     try:
-        if targets_file:
-            from .targets import load_targets
-            jobs = [dict(kibana_url=t.kibana_url, space=t.space, index=t.index or None, ca_cert=t.ca_cert,
-                         insecure=t.insecure, name=t.name,
-                         env_names={k: getattr(t, k) for k in ("api_key_env", "username_env", "password_env")
-                                    if getattr(t, k)} or None)
-                    for t in load_targets(targets_file)]
-        else:
-            D.kibana_base(kibana_url, space)
-            jobs = [dict(kibana_url=kibana_url, space=space, index=None, ca_cert=ca_cert, insecure=insecure,
-                         name="", env_names=None)]
+        jobs = D.target_jobs(targets_file, kibana_url, space, ca_cert=ca_cert, insecure=insecure)
         rules = D.read_rules(rules_file or D._default_rules_path())
-        results = []
-        for job in jobs:
-            try:
-                results.append(D.deploy_rules(rules=rules, dry_run=True, deadline=deadline, **job))
-            except DeployError as err:
-                if not targets_file:
-                    raise
-                results.append(D.DeployResult(target=D.kibana_base(job["kibana_url"], job["space"]),
-                                              name=job["name"], dry_run=True, error=str(err)))
+        results = D.run_jobs(jobs, bool(targets_file), rules=rules, dry_run=True, deadline=deadline)
     except DeployError as err:
         raise D.DeployFailed(str(err))
     for result in results:

@@ -4,15 +4,17 @@ source, for tests of ``awssignin deploy elastic`` and ``awssignin status``.
 What it implements, and where the behaviour comes from:
 
 - ``GET R/_find?filter=&page=&per_page=`` -> ``{page, perPage, total, data}``; ``per_page`` defaults
-  to 20, ``page`` to 1 (docs: rules-api-find.html, "By default, the first page is returned with 20
-  results per page"). ``filter`` is KQL over the rule saved object; only the two forms deploy uses
+  to 20 (no maximum), ``page`` to 1 (docs: rules-api-find.html; the OpenAPI schema
+  .../rule_management/find_rules/find_rules_route.schema.yaml). ``filter`` is KQL over the rule saved object; only the two forms deploy uses
   are understood, ``alert.attributes.params.ruleId: ("a" OR "b")`` and
   ``alert.attributes.params.author: "x"`` (``params`` is a flattened field,
   x-pack/plugins/alerting/server/saved_objects/mappings.ts); anything else is a 400, so a test
   fails loudly rather than matching everything.
-- ``POST R`` creates; a taken rule_id is 409; ``enabled`` absent means **true** on create (docs:
-  "enabled ... defaults to true"); other absent fields take ``RULE_DEFAULTS``
-  (mergers/apply_rule_defaults.ts: ``exceptions_list: []``, ``actions: []``, ``interval: 5m``...).
+- ``POST R`` creates; a taken rule_id is 409; ``enabled`` absent means **true** on create (the
+  create-rule docs: "enabled ... No, defaults to true", rules-api-create.html; later sources default
+  it to false in RULE_DEFAULTS: deploy always sends it, and the stand-in takes the riskier default);
+  other absent fields take ``RULE_DEFAULTS`` (elastic/kibana .../detection_rules_client/mergers/
+  apply_rule_defaults.ts: ``exceptions_list: []``, ``actions: []``, ``interval: 5m``...).
 - ``PUT R`` replaces: every field the body lacks is reset to its default, ``enabled`` absent means
   false (docs: "PUT replaces the original rule and deletes fields that are not specified").
 - ``PATCH R`` changes only the fields sent (``patch.field ?? existing.field``,
@@ -28,7 +30,8 @@ What it implements, and where the behaviour comes from:
   ``Authorization`` is 401; an unknown space is 404.
 
 ``fail[rule_id] = (status, message)`` makes writes of that rule fail, for partial-failure tests.
-``edit(rule_id, **fields)`` changes a rule as a user would in the UI.
+``edit(rule_id, **fields)`` changes a rule as a user would in the UI. ``small_pack`` writes a
+rules file of a few minimal rules for tests that do not need the real pack.
 """
 
 import base64
@@ -307,3 +310,13 @@ class KibanaStandIn(object):
                 rules[rid] = rule
             ok += 1
         return 200, {"success": not errors, "success_count": ok, "rules_count": len(lines), "errors": errors}
+
+
+def small_pack(path, versions=(1, 1, 1), **fields):
+    """A rules NDJSON of ``len(versions)`` minimal query rules r-0, r-1, ... of the pack's author."""
+    rules = [dict({"rule_id": "r-%d" % i, "name": "Rule %d" % i, "type": "query", "description": "d",
+                   "risk_score": 1, "severity": "low", "query": "*", "version": v, "enabled": False,
+                   "author": ["awssignin"]}, **fields)
+             for i, v in enumerate(versions)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rules), encoding="utf-8")
+    return path

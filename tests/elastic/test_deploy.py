@@ -48,14 +48,6 @@ def rules_file(tmp_path_factory):
     return path
 
 
-@pytest.fixture
-def env(monkeypatch):
-    for name in ("KIBANA_URL", "KIBANA_API_KEY", "KIBANA_USERNAME", "KIBANA_PASSWORD", "COLUMNS",
-                 "HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-    return monkeypatch
-
-
 def run(*args, env_vars=None):
     return CliRunner().invoke(D.deploy_elastic, list(args), env=env_vars or {}, catch_exceptions=False)
 

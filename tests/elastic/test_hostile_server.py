@@ -16,6 +16,8 @@ from click.testing import CliRunner
 from harness.elastic import deploy as D
 from harness.elastic import kibana_api as K
 
+from kibana_standin import small_pack
+
 API_KEY = "VnVhQ2ZHY0JDZGJrUW0tZTVhT3g6dWkybHAyYXhUTm1zeWFrdzl0dk5udw=="
 USER, PASSWORD = "deployer", "pw-3q9!Zx#se cret/+="
 KEY_ENV = {"KIBANA_API_KEY": API_KEY}
@@ -93,31 +95,20 @@ def echo_text(request):
     return " | ".join(sorted(forms_of(header))) + " | headers: " + json.dumps(request["headers"])
 
 
-@pytest.fixture
-def env(monkeypatch):
-    for name in ("KIBANA_URL", "KIBANA_API_KEY", "KIBANA_USERNAME", "KIBANA_PASSWORD", "COLUMNS",
-                 "HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-
-
 @pytest.fixture(scope="module")
 def rules_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("rules") / "rules.ndjson"
-    rules = [{"rule_id": "r-%d" % i, "name": "Rule %d" % i, "type": "query", "description": "d", "risk_score": 1,
-              "severity": "low", "query": "*", "version": 1, "enabled": False, "author": ["awssignin"]}
-             for i in range(3)]
-    path.write_text("".join(json.dumps(r) + "\n" for r in rules))
-    return path
+    return small_pack(tmp_path_factory.mktemp("rules") / "rules.ndjson")
 
 
-def serve(answer):
+def deploy_to(answer, rules_file, env_vars, *extra):
+    """(result, server): ``deploy elastic`` against a hostile server answering with ``answer``."""
     server = Hostile(answer)
-    return server
-
-
-def run(server, rules_file, env_vars, *extra):
-    return CliRunner().invoke(D.deploy_elastic, ["--kibana-url", server.url, "--rules", str(rules_file)] + list(extra),
-                              env=env_vars, catch_exceptions=False)
+    try:
+        result = CliRunner().invoke(D.deploy_elastic, ["--kibana-url", server.url, "--rules", str(rules_file)]
+                                    + list(extra), env=env_vars, catch_exceptions=False)
+    finally:
+        server.close()
+    return result, server
 
 
 def assert_no_secret(output, server):
@@ -134,11 +125,10 @@ def assert_no_secret(output, server):
 
 @pytest.mark.parametrize("env_vars", [KEY_ENV, BASIC_ENV], ids=["api key", "basic auth"])
 def test_an_echo_of_the_credentials_in_a_refused_read_is_scrubbed(env, rules_file, env_vars):
-    server = serve(lambda h, r: send(h, 401, {"statusCode": 401, "message": "bad credentials: " + echo_text(r)}))
-    try:
-        result = run(server, rules_file, env_vars)
-    finally:
-        server.close()
+    def answer(handler, request):
+        send(handler, 401, {"statusCode": 401, "message": "bad credentials: " + echo_text(request)})
+
+    result, server = deploy_to(answer, rules_file, env_vars)
     assert result.exit_code == 2 and "HTTP 401" in result.output and "***" in result.output
     assert_no_secret(result.output, server)
 
@@ -152,11 +142,7 @@ def test_an_echo_in_per_rule_errors_is_scrubbed(env, rules_file, env_vars):
         pad = "x" * (K.MESSAGE_LIMIT - 20)
         send(handler, 400, {"status_code": 400, "message": pad + request["headers"]["authorization"] + " " + echo_text(request)})
 
-    server = serve(answer)
-    try:
-        result = run(server, rules_file, env_vars)
-    finally:
-        server.close()
+    result, server = deploy_to(answer, rules_file, env_vars)
     assert result.exit_code == 1
     assert result.output.count("FAILED r-") == 3
     assert_no_secret(result.output, server)
@@ -170,11 +156,7 @@ def test_a_secret_across_the_end_of_the_bounded_read_leaks_no_prefix(env, rules_
         body = ("e" * (K.ERROR_BODY_LIMIT - 12) + header + "e" * 5000).encode()
         send(handler, 500, body, content_type="text/plain")
 
-    server = serve(answer)
-    try:
-        result = run(server, rules_file, KEY_ENV)
-    finally:
-        server.close()
+    result, server = deploy_to(answer, rules_file, KEY_ENV)
     assert result.exit_code == 2 and "HTTP 500" in result.output
     assert ("ApiKey " + API_KEY)[:12] not in result.output and "ApiKey" not in result.output
     assert_no_secret(result.output, server)
@@ -217,13 +199,9 @@ def drip_headers(handler, request):
 
 @pytest.mark.parametrize("answer", [drip, drip_headers], ids=["body", "headers"])
 def test_a_dripping_server_cannot_hold_the_deploy_past_its_deadline(env, rules_file, answer):
-    server = serve(answer)
     started = time.monotonic()
-    try:
-        result = run(server, rules_file, KEY_ENV, "--deadline", "2")
-    finally:
-        elapsed = time.monotonic() - started
-        server.close()
+    result, server = deploy_to(answer, rules_file, KEY_ENV, "--deadline", "2")
+    elapsed = time.monotonic() - started
     assert result.exit_code == 2, result.output
     assert "the deploy's deadline of 2 s passed" in result.output
     # every read returned within requests' per-read timeout; only the deadline stops it
@@ -236,11 +214,7 @@ def test_the_deadline_stops_the_rules_not_yet_sent(env, rules_file):
             return empty_find(handler, request)
         drip(handler, request)
 
-    server = serve(answer)
-    try:
-        result = run(server, rules_file, KEY_ENV, "--deadline", "2")
-    finally:
-        server.close()
+    result, server = deploy_to(answer, rules_file, KEY_ENV, "--deadline", "2")
     assert result.exit_code == 1, result.output
     assert result.output.count("FAILED r-") == 3
     assert "FAILED r-0 (Rule 0): create r-0: the deploy's deadline of 2 s passed" in result.output
@@ -261,11 +235,7 @@ def test_a_huge_error_body_is_read_only_in_part(env, rules_file):
             handler.wfile.write(chunk)
             sent.append(len(chunk))
 
-    server = serve(answer)
-    try:
-        result = run(server, rules_file, KEY_ENV)
-    finally:
-        server.close()
+    result, server = deploy_to(answer, rules_file, KEY_ENV)
     assert result.exit_code == 2 and "HTTP 500" in result.output
     assert len(result.output) < 2000
     assert sum(sent) < 200 * 1024 * 1024              # the client hung up long before the end
@@ -274,21 +244,16 @@ def test_a_huge_error_body_is_read_only_in_part(env, rules_file):
 def test_a_success_body_over_the_limit_is_refused(env, rules_file, monkeypatch):
     monkeypatch.setattr(K, "MAX_BODY", 64 * 1024)
     big = {"page": 1, "perPage": 100, "total": 0, "data": [], "pad": "p" * (256 * 1024)}
-    server = serve(lambda h, r: send(h, 200, big))
-    try:
-        result = run(server, rules_file, KEY_ENV)
-    finally:
-        server.close()
+    result, server = deploy_to(lambda h, r: send(h, 200, big), rules_file, KEY_ENV)
     assert result.exit_code == 2
     assert "read the target: Kibana's answer is larger than 64 KiB; refusing to read it" in result.output
 
 
 def test_invalid_json_is_a_clear_error(env, rules_file):
-    server = serve(lambda h, r: send(h, 200, b"<html>\x1b[2J not json {", content_type="text/html"))
-    try:
-        result = run(server, rules_file, KEY_ENV)
-    finally:
-        server.close()
+    def answer(handler, request):
+        send(handler, 200, b"<html>\x1b[2J not json {", content_type="text/html")
+
+    result, server = deploy_to(answer, rules_file, KEY_ENV)
     assert result.exit_code == 2
     assert "read the target: Kibana's answer is not JSON: <html>?[2J not json {" in result.output
     assert "\x1b" not in result.output
@@ -303,11 +268,7 @@ def test_500_on_some_rules_is_reported_per_rule(env, rules_file):
             return send(handler, 500, b"<html><body>Internal Server Error</body></html>", content_type="text/html")
         send(handler, 200, dict(rule, id="so-" + rule["rule_id"]))
 
-    server = serve(answer)
-    try:
-        result = run(server, rules_file, KEY_ENV)
-    finally:
-        server.close()
+    result, server = deploy_to(answer, rules_file, KEY_ENV)
     assert result.exit_code == 1
     assert "FAILED r-1 (Rule 1): create: Kibana failed with HTTP 500: <html><body>Internal Server Error</body></html>" \
         in result.output

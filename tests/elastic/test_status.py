@@ -1,24 +1,16 @@
 """``awssignin status`` against the Kibana stand-in: missing, outdated, customised, newer, current,
 not in the pack, and whether each rule is enabled; it only reads."""
 
-import json
-
 import pytest
 from click.testing import CliRunner
 
 from harness.elastic import deploy as D
 from harness.elastic import status as S
 
-from kibana_standin import KibanaStandIn
+from kibana_standin import KibanaStandIn, small_pack
 
 API_KEY = "c3RhdHVzOnN0YXR1cy1zZWNyZXQ="
 KEY_ENV = {"KIBANA_API_KEY": API_KEY}
-
-
-@pytest.fixture
-def env(monkeypatch):
-    for name in ("KIBANA_URL", "KIBANA_API_KEY", "KIBANA_USERNAME", "KIBANA_PASSWORD", "COLUMNS"):
-        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture
@@ -29,12 +21,7 @@ def kibana():
 
 
 def pack(tmp_path, versions, name="rules.ndjson"):
-    path = tmp_path / name
-    rules = [{"rule_id": "r-%d" % i, "name": "Rule %d" % i, "type": "query", "description": "d", "risk_score": 1,
-              "severity": "low", "query": "*", "version": v, "enabled": False, "author": ["awssignin"]}
-             for i, v in enumerate(versions)]
-    path.write_text("".join(json.dumps(r) + "\n" for r in rules))
-    return path
+    return small_pack(tmp_path / name, versions)
 
 
 def status(kibana, path, env_vars=KEY_ENV):

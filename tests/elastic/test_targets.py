@@ -1,7 +1,6 @@
 """``deploy elastic --targets FILE``: the file's validation (file, line, field) and a deploy to
 several Kibanas with one result table."""
 
-import json
 import textwrap
 
 import pytest
@@ -11,7 +10,7 @@ from harness.elastic import deploy as D
 from harness.elastic.kibana_api import DeployError
 from harness.elastic.targets import load_targets
 
-from kibana_standin import KibanaStandIn
+from kibana_standin import KibanaStandIn, small_pack
 
 PROD_KEY = "cHJvZDpwcm9kLXNlY3JldC1rZXk="
 LAB_PASSWORD = "lab-pa55!word"
@@ -21,13 +20,6 @@ def write(tmp_path, text, name="targets.yml"):
     path = tmp_path / name
     path.write_text(textwrap.dedent(text), encoding="utf-8")
     return path
-
-
-@pytest.fixture
-def env(monkeypatch):
-    for name in ("KIBANA_URL", "KIBANA_API_KEY", "KIBANA_USERNAME", "KIBANA_PASSWORD", "COLUMNS",
-                 "HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture
@@ -41,12 +33,7 @@ def stacks():
 
 @pytest.fixture(scope="module")
 def rules_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("rules") / "rules.ndjson"
-    rules = [{"rule_id": "r-%d" % i, "name": "Rule %d" % i, "type": "query", "description": "d", "risk_score": 1,
-              "severity": "low", "query": "*", "version": 1, "enabled": False, "author": ["awssignin"],
-              "index": ["logs-aws.cloudtrail-*"]} for i in range(3)]
-    path.write_text("".join(json.dumps(r) + "\n" for r in rules))
-    return path
+    return small_pack(tmp_path_factory.mktemp("rules") / "rules.ndjson", index=["logs-aws.cloudtrail-*"])
 
 
 def targets_text(prod, lab):
