@@ -245,12 +245,18 @@ def excerpt(value, limit=160):
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def field_diff(plan, name):
-    """(old, new) excerpts of one changed field."""
+def field_diff(plan, name, context=40, limit=160):
+    """(old, new) excerpts of one changed field; long texts start shortly before the first
+    difference, so a change at the end of a long query is visible."""
     old = (plan.target or {}).get(name)
     new = (plan.pack or {}).get(name)
-    return ("(none)" if comparable(name, old) is None else excerpt(old),
-            "(none)" if comparable(name, new) is None else excerpt(new))
+    if comparable(name, old) is None or comparable(name, new) is None:
+        return ("(none)" if comparable(name, old) is None else excerpt(old, limit),
+                "(none)" if comparable(name, new) is None else excerpt(new, limit))
+    texts = [v if isinstance(v, str) else json.dumps(v, sort_keys=True, ensure_ascii=False) for v in (old, new)]
+    first = next((i for i, (a, b) in enumerate(zip(*texts)) if a != b), min(map(len, texts)))
+    start = max(0, first - context) if max(map(len, texts)) > limit else 0
+    return tuple(("..." if start else "") + excerpt(t[start:], limit) for t in texts)
 
 
 def summary(plans) -> Dict[str, int]:

@@ -107,3 +107,14 @@ def test_orphans_are_reported_and_deleted_only_with_prune(pack_rules):
     assert P.make_plan(pack_rules[:1], {}, [orphan], prune=True)[1].method == "DELETE"
     assert P.differs(plans)
     assert not P.differs(P.make_plan(pack_rules[:1], {pack_rules[0]["rule_id"]: as_kibana_returns(pack_rules[0])}))
+
+
+def test_the_diff_of_a_long_text_shows_where_it_changes(pack_rules):
+    rule = max(pack_rules, key=lambda r: len(r["query"]))
+    assert len(rule["query"]) > 300
+    changed = dict(rule, query=rule["query"] + " and not user.name: x")
+    old, new = P.field_diff(P.plan_rule(changed, as_kibana_returns(rule)), "query")
+    assert old.startswith("...") and new.startswith("...")
+    assert new.endswith("and not user.name: x") and not old.endswith("user.name: x")
+    assert P.field_diff(P.plan_rule(dict(rule, tags=["a"]), as_kibana_returns(rule, tags=["b"])), "tags") == \
+        ('["b"]', '["a"]')
