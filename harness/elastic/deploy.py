@@ -15,9 +15,11 @@ A deploy to one Kibana (or each target of ``--targets FILE``, harness/elastic/ta
    pack no longer ships;
 2. plans each rule (harness/elastic/deploy_plan.py, which also says why PATCH and not PUT or
    ``_import``): new rules are created (``POST .../rules``, disabled unless ``--enable``; Kibana
-   enables a created rule when ``enabled`` is absent, so it is always sent), changed ones are
-   patched with the pack-owned fields only, so ``enabled``, ``exceptions_list``, ``actions``,
-   ``throttle`` and every field the user set that the pack does not own stay as they are;
+   enables a created rule when ``enabled`` is absent, so it is always sent), upgraded ones (a
+   higher pack ``version``) are patched with the pack-owned fields only, so ``enabled``,
+   ``exceptions_list``, ``actions``, ``throttle`` and every field the user set that the pack does
+   not own stay as they are; pack-owned fields edited on the target at the pack's version are
+   kept (``--overwrite-customised`` resets them);
 3. sends one request per rule; a refusal of one rule is reported for that rule and does not stop
    the others. Rules no longer in the pack are reported and kept, unless ``--prune``
    (``DELETE .../rules?rule_id=``).
@@ -311,7 +313,8 @@ def _send(client, plan, space, auth_text):
 
 def deploy_rules(kibana_url, ndjson_path=None, space=None, dry_run=False, enable=False, enable_rules=(),
                  prune=False, index=None, ca_cert=None, insecure=False, session=None, environ=None,
-                 deadline=DEFAULT_DEADLINE, tuning=None, name="", env_names=None, rules=None):
+                 deadline=DEFAULT_DEADLINE, tuning=None, name="", env_names=None, rules=None,
+                 overwrite_customised=False):
     """Deploy the rules of ``ndjson_path`` to one Kibana; a DeployResult.
 
     Raises DeployError when the inputs are wrong (before anything is sent) or the target cannot
@@ -337,7 +340,7 @@ def deploy_rules(kibana_url, ndjson_path=None, space=None, dry_run=False, enable
             links, errors = tuning(client, dry_run)
             result.other_errors.extend(client.clean(e) for e in errors or [])
         plans = P.make_plan(rules, present, orphans, enable_new=enable, enable_ids=enable_ids, prune=prune,
-                            links=links, index=index)
+                            links=links, index=index, overwrite_customised=overwrite_customised)
         result.rules = [RuleOutcome(plan=p, enabled=_planned_enabled(p)) for p in plans]
         if dry_run:
             return result
@@ -380,11 +383,13 @@ _LABELS = {P.CREATE: "new", P.UPDATE: "changed", P.UNCHANGED: "unchanged", P.ORP
 
 def _detail(plan):
     parts = []
+    if plan.kept:
+        parts.append(("newer on the target, kept" if plan.newer else "customised, kept: " + ", ".join(plan.kept)))
     if plan.action == P.UPDATE:
         if plan.target_version != plan.pack_version:
             parts.append("v%s -> v%s" % (plan.target_version, plan.pack_version))
-        elif plan.customised:
-            parts.append("customised at v%s" % plan.pack_version)
+        elif plan.customised and not plan.kept:
+            parts.append("customised at v%s, reset" % plan.pack_version)
         if plan.changes:
             parts.append(", ".join(plan.changes))
         if plan.links_added:
@@ -454,9 +459,19 @@ def diff_lines(result, clean):
         head = "%s (%s)" % (plan.rule_id, clean(plan.name, limit=120))
         if plan.action == P.CREATE:
             out.append("+ %s: new, created %s" % (head, "enabled" if plan.enable else "disabled"))
-        elif plan.action == P.UPDATE:
-            why = ("customised on the target at v%s: the pack's content replaces the edits" % plan.pack_version
-                   if plan.customised else "v%s -> v%s" % (plan.target_version, plan.pack_version))
+        if plan.kept and plan.newer:
+            out.append("= %s: the target has v%s, newer than the pack's v%s: kept (--overwrite-customised "
+                       "downgrades it)" % (head, plan.target_version, plan.pack_version))
+        elif plan.kept:
+            out.append("= %s: customised on the target at v%s, kept: %s (--overwrite-customised resets them)"
+                       % (head, plan.pack_version, ", ".join(plan.kept)))
+        if plan.action == P.UPDATE:
+            if plan.target_version != plan.pack_version:
+                why = "v%s -> v%s" % (plan.target_version, plan.pack_version)
+            elif plan.customised and not plan.kept:
+                why = "customised on the target at v%s: --overwrite-customised replaces the edits" % plan.pack_version
+            else:
+                why = "at v%s" % plan.pack_version
             out.append("~ %s: %s, sent as %s" % (head, why, plan.method))
             for name in plan.changes:
                 old, new = P.field_diff(plan, name)
@@ -480,6 +495,12 @@ def summary_line(result):
         parts.append("%d not in the pack" % counts[P.ORPHAN])
     if counts[P.DELETE]:
         parts.append("%d to delete" % counts[P.DELETE])
+    kept = sum(1 for r in result.rules if r.plan.kept and not r.plan.newer)
+    if kept:
+        parts.append("%d customised kept" % kept)
+    newer = sum(1 for r in result.rules if r.plan.kept and r.plan.newer)
+    if newer:
+        parts.append("%d newer on the target kept" % newer)
     text = ("dry run (nothing changed on Kibana): " if result.dry_run else "") + ", ".join(parts)
     failed = len(result.failed)
     if failed:
@@ -596,10 +617,12 @@ def target_options(command):
 @click.option("--enable-rule", "enable_rules", multiple=True, metavar="ID",
               help="Also enable this rule (detection id or rule_id), even if it exists; repeatable.")
 @click.option("--prune", is_flag=True, help="Delete the pack's rules that the pack no longer ships.")
+@click.option("--overwrite-customised", is_flag=True,
+              help="Reset pack-owned fields edited on the target at the pack's version (kept by default).")
 @click.option("--index", "index", multiple=True, metavar="PATTERN",
               help="Index pattern for every rule instead of the pack's (repeatable).")
 def deploy_elastic(kibana_url, space, targets_file, rules_file, deadline, ca_cert, insecure, dry_run, check, enable,
-                   enable_rules, prune, index):
+                   enable_rules, prune, overwrite_customised, index):
     """Create and update the Elastic Security rules in Kibana, keeping each rule's enabled state,
     exceptions, actions and the user's own fields.
 
@@ -622,7 +645,8 @@ def deploy_elastic(kibana_url, space, targets_file, rules_file, deadline, ca_cer
                 for warning in transport_warnings(job["kibana_url"], job["insecure"]):
                     click.echo("warning: %s%s" % (job["name"] + ": " if job["name"] else "", warning), err=True)
         results = run_jobs(jobs, bool(targets_file), rules=rules, dry_run=dry_run, enable=enable,
-                           enable_rules=enable_rules, prune=prune, deadline=deadline)
+                           enable_rules=enable_rules, prune=prune, deadline=deadline,
+                           overwrite_customised=overwrite_customised)
     except DeployError as err:
         raise DeployFailed(str(err))
     for result in results:

@@ -3,6 +3,10 @@
 Who owns which field
 - The pack owns ``PACK_FIELDS``: every field harness/elastic/rules.py generates (query, threshold,
   schedule, metadata, notes, ``version``...). A deploy makes them equal to the pack's.
+- A pack-owned field that differs on a target rule at the pack's ``version`` was customised there
+  (the version lock guarantees that the pack's content changes only with its version): it is
+  kept, and reported, unless ``--overwrite-customised``. A higher pack version is an upgrade and
+  replaces the pack-owned fields.
 - Everything else on the target is the user's and is never changed: ``enabled``,
   ``exceptions_list``, ``actions``, ``throttle`` and notify settings, ``response_actions``,
   ``investigation_fields``, ``alert_suppression``, ``timeline_id``, ``meta``, mappings and
@@ -132,6 +136,7 @@ class RulePlan:
     method: Optional[str] = None      # POST, PATCH, PUT, DELETE; None: nothing to send
     body: Optional[dict] = None
     changes: List[str] = field(default_factory=list)   # pack-owned fields that change
+    kept: List[str] = field(default_factory=list)      # pack-owned fields the user customised, kept
     removed: List[str] = field(default_factory=list)   # pack-owned fields the pack no longer sets
     dropped: List[str] = field(default_factory=list)   # user fields a type change cannot keep
     links_added: List[dict] = field(default_factory=list)
@@ -143,9 +148,19 @@ class RulePlan:
     target: Optional[dict] = None
 
     @property
+    def same_version(self):
+        return self.target_version is not None and self.target_version == self.pack_version
+
+    @property
+    def newer(self):
+        """The target was deployed from a later pack."""
+        return self.target_version is not None and self.pack_version is not None and \
+            self.target_version > self.pack_version
+
+    @property
     def customised(self):
         """Pack-owned fields differ although the target has the pack's version: edited on the target."""
-        return bool(self.changes) and self.target_version is not None and self.target_version == self.pack_version
+        return self.same_version and bool(self.kept or self.changes)
 
     @property
     def sends(self):
@@ -159,8 +174,16 @@ def pack_body(pack_rule, index=None):
     return body
 
 
-def plan_rule(pack_rule, target_rule, enable_new=False, enable_named=False, links=None, index=None):
-    """The plan for one pack rule; ``target_rule`` is the rule as Kibana returns it, or None."""
+def plan_rule(pack_rule, target_rule, enable_new=False, enable_named=False, links=None, index=None,
+              overwrite_customised=False):
+    """The plan for one pack rule; ``target_rule`` is the rule as Kibana returns it, or None.
+
+    At the pack's version the pack has nothing new to deliver, so pack-owned fields that differ
+    there are the user's customisations and are kept (``plan.kept``), unless
+    ``overwrite_customised``; an explicit ``index`` override is applied regardless. A higher
+    pack version is an upgrade: the pack's content replaces the target's. A lower one (the target
+    came from a later pack) is not a downgrade either, unless ``overwrite_customised``.
+    """
     wanted = pack_body(pack_rule, index)
     rid = str(pack_rule["rule_id"])
     plan = RulePlan(rule_id=rid, name=str(pack_rule.get("name", "")), action=UNCHANGED,
@@ -176,13 +199,19 @@ def plan_rule(pack_rule, target_rule, enable_new=False, enable_named=False, link
     plan.target_enabled = target_rule.get("enabled") is True
     plan.target_version = version_of(target_rule)
     plan.changes = changed_fields(wanted, target_rule)
+    ahead = plan.target_version is not None and plan.pack_version is not None and plan.target_version > plan.pack_version
+    if (plan.same_version or ahead) and not overwrite_customised:
+        # a target deployed from a later pack is not downgraded either
+        forced = {"index"} if index else set()
+        plan.kept = [name for name in plan.changes if name not in forced]
+        plan.changes = [name for name in plan.changes if name in forced]
     plan.removed = [name for name in plan.changes if comparable(name, pack_value(wanted, name)) is None]
     plan.enable = bool(enable_named) and not plan.target_enabled
     exceptions, plan.links_added = merged_exceptions(target_rule.get("exceptions_list"), links)
     if not plan.changes and not plan.enable and not plan.links_added:
         return plan
     plan.action = UPDATE
-    type_change = target_rule.get("type") != wanted.get("type")
+    type_change = "type" in plan.changes
     if type_change or plan.removed:
         # PATCH can neither change the type nor remove a field: PUT the pack's rule with the
         # target's user fields copied in (the only path that can lose a user field, so it is named)
@@ -193,14 +222,17 @@ def plan_rule(pack_rule, target_rule, enable_new=False, enable_named=False, link
             keep = {k: v for k, v in keep.items() if k not in TYPE_SPECIFIC}
         body = dict(keep)
         body.update(wanted)
+        body.update({name: target_rule[name] for name in plan.kept if name in target_rule})
         body["enabled"] = True if plan.enable else plan.target_enabled
         body["exceptions_list"] = exceptions
         plan.method, plan.body = "PUT", body
         return plan
     body = {"rule_id": rid}
     if plan.changes:
-        # the type is unchanged here, and a patch cannot change it anyway
-        body.update({k: v for k, v in wanted.items() if k in PACK_FIELDS and k != "type"})
+        # every pack-owned field (the type is unchanged here: a patch cannot change it), or only
+        # the changed ones when the user's customisations of the others are kept
+        sent = set(plan.changes) if plan.kept else PACK_FIELDS - {"type"}
+        body.update({k: v for k, v in wanted.items() if k in sent})
     if plan.enable:
         body["enabled"] = True
     if plan.links_added:
@@ -219,7 +251,7 @@ def plan_orphan(target_rule, prune=False):
 
 
 def make_plan(pack_rules, target_rules, orphans=(), enable_new=False, enable_ids=(), prune=False,
-              links=None, index=None):
+              links=None, index=None, overwrite_customised=False):
     """[RulePlan] for every pack rule (in pack order) then every orphan.
 
     ``target_rules``: {rule_id: rule on the target}; ``orphans``: target rules of the pack that
@@ -229,14 +261,15 @@ def make_plan(pack_rules, target_rules, orphans=(), enable_new=False, enable_ids
     links = links or {}
     out = [plan_rule(rule, target_rules.get(str(rule["rule_id"])), enable_new=enable_new,
                      enable_named=str(rule["rule_id"]) in enable_ids, links=links.get(str(rule["rule_id"])),
-                     index=index)
+                     index=index, overwrite_customised=overwrite_customised)
            for rule in pack_rules]
     out += [plan_orphan(rule, prune) for rule in orphans]
     return out
 
 
 def differs(plans):
-    """True when the target is not what the pack ships (for ``--dry-run --check``)."""
+    """True when a deploy would change the target (for ``--dry-run --check``); customisations it
+    keeps do not count: they are the user's, not drift."""
     return any(p.action != UNCHANGED for p in plans)
 
 

@@ -33,7 +33,7 @@ def rule_state(plan):
         return OUTDATED
     if tv is not None and pv is not None and tv > pv:
         return NEWER
-    return CUSTOMISED if plan.changes else CURRENT
+    return CUSTOMISED if plan.customised else CURRENT
 
 
 def status_rows(result):
@@ -63,7 +63,7 @@ def print_status(result, console):
                "-" if plan.pack_version is None else "v%d" % plan.pack_version,
                "-" if plan.target is None else ("yes" if plan.target_enabled else "no"),
                "-" if exceptions is None else str(len(exceptions) if isinstance(exceptions, list) else 0),
-               ", ".join(plan.changes) if state in (CUSTOMISED, OUTDATED, NEWER) else ""]
+               ", ".join(sorted(plan.kept + plan.changes)) if state in (CUSTOMISED, OUTDATED, NEWER) else ""]
         table.add_row(*[Text(clean(cell, limit=0)) for cell in row])
     console.print(table)
     counts = {}

@@ -247,6 +247,7 @@ def test_a_field_the_pack_drops_is_removed_by_put_keeping_user_state(kibana, rul
     rid = rules[index]["rule_id"]
     kibana.edit(rid, exceptions_list=USER_EXCEPTIONS, enabled=True)
     rules[index] = {k: v for k, v in rules[index].items() if k != "building_block_type"}
+    rules[index]["version"] += 1
     kibana.requests.clear()
     result = deploy(kibana, write_rules(tmp_path / "nobb.ndjson", rules), "--dry-run")
     assert result.exit_code == 0 and not kibana.writes()
@@ -257,6 +258,30 @@ def test_a_field_the_pack_drops_is_removed_by_put_keeping_user_state(kibana, rul
     rule = kibana.rule(rid)
     assert "building_block_type" not in rule
     assert rule["enabled"] is True and rule["exceptions_list"] == USER_EXCEPTIONS
+
+
+def test_customisations_at_the_packs_version_are_kept_unless_overwrite(kibana, rules_file, env):
+    rules = rule_lines(rules_file)
+    assert deploy(kibana, rules_file).exit_code == 0
+    rid = rules[0]["rule_id"]
+    kibana.edit(rid, query="user.name: alice", tags=["mine"])
+    kibana.requests.clear()
+    plan = deploy(kibana, rules_file, "--dry-run", "--check")
+    assert plan.exit_code == 0, plan.output                     # nothing a deploy would change
+    assert "= %s (%s): customised on the target at v%d, kept: query, tags (--overwrite-customised resets them)" % (
+        rid, rules[0]["name"], rules[0]["version"]) in plan.output
+    assert "%d unchanged, 1 customised kept." % len(rules) in plan.output
+    assert deploy(kibana, rules_file).exit_code == 0 and kibana.writes() == []
+    assert kibana.rule(rid)["query"] == "user.name: alice"
+    # an explicit index override still applies, and sends only the index
+    assert deploy(kibana, rules_file, "--index", "custom-*").exit_code == 0
+    bodies = [json.loads(w["body"]) for w in kibana.writes() if json.loads(w["body"])["rule_id"] == rid]
+    assert bodies == [{"rule_id": rid, "index": ["custom-*"]}]
+    assert kibana.rule(rid)["query"] == "user.name: alice" and kibana.rule(rid)["index"] == ["custom-*"]
+    reset = deploy(kibana, rules_file, "--overwrite-customised")
+    assert reset.exit_code == 0, reset.output
+    rule = kibana.rule(rid)
+    assert rule["query"] == rules[0]["query"] and rule["tags"] == rules[0]["tags"] and rule["index"] == rules[0]["index"]
 
 
 # ------------------------------------------------------------------------------------------------

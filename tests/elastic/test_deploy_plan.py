@@ -76,12 +76,21 @@ def test_a_changed_rule_is_patched_with_pack_fields_only(pack_rules):
     assert "enabled" not in plan.body and "exceptions_list" not in plan.body
 
 
-def test_same_version_but_different_content_is_a_customisation(pack_rules):
+def test_same_version_but_different_content_is_a_customisation_and_kept(pack_rules):
     rule = pack_rules[0]
-    plan = P.plan_rule(rule, as_kibana_returns(rule, query="edited on the target"))
-    assert plan.customised and plan.changes == ["query"]
-    newer = P.plan_rule(rule, as_kibana_returns(rule, query="x", version=rule["version"] + 1))
-    assert not newer.customised
+    target = as_kibana_returns(rule, query="edited on the target")
+    plan = P.plan_rule(rule, target)
+    assert plan.customised and plan.kept == ["query"] and plan.changes == []
+    assert (plan.action, plan.method) == (P.UNCHANGED, None) and not P.differs([plan])
+    reset = P.plan_rule(rule, target, overwrite_customised=True)
+    assert reset.customised and reset.changes == ["query"] and reset.method == "PATCH"
+    # an upgrade replaces the pack's fields whatever the target holds
+    upgrade = P.plan_rule(dict(rule, version=rule["version"] + 1), target)
+    assert not upgrade.customised and upgrade.changes == ["query", "version"]
+    # a target deployed from a later pack is not downgraded
+    ahead = as_kibana_returns(rule, query="x", version=rule["version"] + 1)
+    assert P.plan_rule(rule, ahead).method is None and P.plan_rule(rule, ahead).newer
+    assert P.plan_rule(rule, ahead, overwrite_customised=True).changes == ["query", "version"]
 
 
 def test_exception_links_are_added_never_removed():
