@@ -192,10 +192,11 @@ def author_filter(author=PACK_AUTHOR):
     return "alert.attributes.params.author: %s" % kql_string(author)
 
 
-def find_rules(client, kql, what, space=None, auth_text=""):
-    """Every rule ``_find`` returns for ``kql``, all pages; DeployError when Kibana refuses."""
-    found, page, total = [], 1, None
-    while page <= MAX_PAGES:
+def find_rules(client, kql, what, space=None, auth_text="", max_pages=MAX_PAGES):
+    """Every rule ``_find`` returns for ``kql``, all pages (at most ``max_pages``: a server that
+    claims an endless total cannot keep the deploy paging); DeployError when Kibana refuses."""
+    found, seen, page, total = [], set(), 1, None
+    while page <= max_pages:
         answer = client.request("GET", FIND_PATH, what,
                                 params={"filter": kql, "page": page, "per_page": PER_PAGE})
         if not answer.ok:
@@ -206,8 +207,11 @@ def find_rules(client, kql, what, space=None, auth_text=""):
             raise DeployError("%s: Kibana's answer has no list of rules (`data`)" % what)
         if total is None:
             total = body.get("total") if isinstance(body.get("total"), int) else None
-        found.extend(data)
-        if not data or total is None or page * PER_PAGE >= total:
+        new = [r for r in data if r.get("rule_id") not in seen]
+        seen.update(r.get("rule_id") for r in new)
+        found.extend(new)
+        # a page with nothing new ends it too: a server repeating itself cannot keep the deploy paging
+        if not new or total is None or page * PER_PAGE >= total:
             break
         page += 1
     return found
@@ -219,8 +223,10 @@ def read_target(client, rule_ids, space=None, auth_text=""):
     present = {}
     ids = list(rule_ids)
     for start in range(0, len(ids), IDS_PER_FIND):
-        for rule in find_rules(client, rule_id_filter(ids[start:start + IDS_PER_FIND]), "read the target",
-                               space, auth_text):
+        chunk = ids[start:start + IDS_PER_FIND]
+        # a rule_id is unique in a space: more pages than the ids fill would be a server's invention
+        for rule in find_rules(client, rule_id_filter(chunk), "read the target", space, auth_text,
+                               max_pages=-(-len(chunk) // PER_PAGE) + 1):
             rid = rule.get("rule_id")
             if isinstance(rid, str) and rid in wanted:     # a filter Kibana misread selects nothing else
                 present[rid] = rule

@@ -274,3 +274,17 @@ def test_500_on_some_rules_is_reported_per_rule(env, rules_file):
         in result.output
     assert "FAILED r-0" not in result.output and "FAILED r-2" not in result.output
     assert "3 new, 0 changed, 0 unchanged; 1 failed." in result.output
+
+
+def test_a_server_claiming_endless_pages_cannot_keep_the_deploy_paging(env, rules_file):
+    def answer(handler, request):
+        if request["method"] == "GET":
+            rule = {"rule_id": "r-0", "name": "Rule 0", "type": "query", "version": 1, "author": ["awssignin"]}
+            return send(handler, 200, {"page": 1, "perPage": 100, "total": 10 ** 9, "data": [rule]})
+        send(handler, 200, json.loads(request["body"]))
+
+    result, server = deploy_to(answer, rules_file, KEY_ENV, "--dry-run")
+    assert result.exit_code == 0, result.output
+    by_rule_id = [r for r in server.requests if "ruleId" in r["url"]]
+    assert len(by_rule_id) == 2                  # the second page brought nothing new
+    assert len(server.requests) == 4             # the same for the find by author
