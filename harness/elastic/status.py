@@ -9,8 +9,15 @@ Rules of the pack that the pack no longer ships are listed as **not in pack**.
 The versions are the ``version`` fields of the rules (the built NDJSON and Kibana's answer), so
 this works whatever produces them. It reads the target exactly as ``deploy elastic --dry-run``
 does (harness/elastic/deploy.py: ``_find`` by rule_id and by author) and sends nothing else.
+
+With ``--splunk-url`` it also reads the installed Splunk app's version, ``GET
+/services/apps/local/<app>`` (the REST API Reference's Application endpoints; the client, the
+credentials ``SPLUNK_TOKEN`` or ``SPLUNK_USERNAME``/``SPLUNK_PASSWORD`` and the package reading
+are ``awssignin deploy splunk``'s, harness/splunk/deploy.py), against the app package the pack
+builds: not installed, outdated, newer or current.
 """
 
+import re
 import sys
 
 import click
@@ -74,21 +81,80 @@ def print_status(result, console):
                   markup=False)
 
 
+def _version_key(text):
+    parts = re.findall(r"\d+", text or "")
+    return tuple(int(p) for p in parts) if parts and re.match(r"^\d+(\.\d+)*$", text or "") else None
+
+
+def splunk_app_state(installed, shipped):
+    """not installed / outdated / newer / current, comparing dotted versions (text if not numeric)."""
+    if installed is None:
+        return "not installed"
+    a, b = _version_key(installed), _version_key(shipped)
+    if a is not None and b is not None and a != b:
+        return "outdated" if a < b else "newer"
+    return "current" if installed == shipped else "differs"
+
+
+def splunk_status(url, package=None, ca_cert=None, insecure=False, environ=None, session=None):
+    """(management URL, app, installed version or None, shipped version, state); DeployError (the
+    Splunk deploy's) when splunkd cannot be read."""
+    from ..project import Layout, ProjectNotFound
+    from ..splunk import deploy as S
+
+    base = S.management_url(url)
+    if ca_cert and insecure:
+        raise S.DeployError("--splunk-ca-cert and --insecure contradict each other: choose one")
+    if package is None:
+        try:
+            package = S.default_package(Layout())
+        except ProjectNotFound as err:
+            raise S.DeployError("%s; or pass --package FILE" % err)
+    shipped = S.read_package(package)
+    auth_text, auth, secrets = S.credentials(environ)
+    rest = S.SplunkRest(base, auth, auth_text, secrets, verify=False if insecure else (ca_cert or True),
+                        session=session)
+    installed = S.installed_version(rest, shipped.app)
+    if installed is not None:
+        installed = rest.clean(installed)     # the server's text: scrubbed, one line
+    return base, shipped.app, installed, shipped.version, splunk_app_state(installed, shipped.version)
+
+
 @click.command("status")
 @D.target_options
-def status(kibana_url, space, targets_file, rules_file, deadline, ca_cert, insecure):
-    """Compare the rules deployed on Kibana with the pack: missing, outdated, customised, enabled.
+@click.option("--splunk-url", metavar="URL",
+              help="Also report the app installed on splunkd (management URL, e.g. https://splunk:8089).")
+@click.option("--package", "package", type=click.Path(dir_okay=False), metavar="FILE",
+              help="With --splunk-url: the app package the pack ships (default: the one in dist/).")
+@click.option("--splunk-ca-cert", type=click.Path(dir_okay=False), metavar="FILE",
+              help="PEM file of the CA that signed splunkd's certificate (--insecure applies to both).")
+def status(kibana_url, space, targets_file, rules_file, deadline, ca_cert, insecure, splunk_url, package,
+           splunk_ca_cert):
+    """Compare what is deployed with what the pack ships: the Kibana rules (missing, outdated,
+    customised, enabled) and, with --splunk-url, the installed Splunk app's version.
 
-    Reads only. Credentials as for `deploy elastic`. Exits 2 when a target cannot be read.
+    Reads only. Credentials as for `deploy elastic` and `deploy splunk`. Exits 2 when a target
+    cannot be read.
     """
+    from ..splunk.deploy import DeployError as SplunkDeployError
+
     console = D.wide_console()
+    results, splunk = [], None
     try:
-        jobs = D.target_jobs(targets_file, kibana_url, space, ca_cert=ca_cert, insecure=insecure)
-        rules = D.read_rules(rules_file or D._default_rules_path())
-        results = D.run_jobs(jobs, bool(targets_file), rules=rules, dry_run=True, deadline=deadline)
-    except DeployError as err:
+        if kibana_url or targets_file or not splunk_url:
+            jobs = D.target_jobs(targets_file, kibana_url, space, ca_cert=ca_cert, insecure=insecure)
+            rules = D.read_rules(rules_file or D._default_rules_path())
+            results = D.run_jobs(jobs, bool(targets_file), rules=rules, dry_run=True, deadline=deadline)
+        if splunk_url:
+            splunk = splunk_status(splunk_url, package, splunk_ca_cert, insecure)
+    except (DeployError, SplunkDeployError) as err:
         raise D.DeployFailed(str(err))
     for result in results:
         print_status(result, console)
+    if splunk is not None:
+        base, app, installed, shipped, state = splunk
+        console.print("Splunk %s: app %s %s, the pack ships %s: %s" % (
+            base, app, "not installed" if installed is None else "%s installed" % installed, shipped, state),
+            markup=False, soft_wrap=True)
     if any(r.error for r in results):
         sys.exit(2)

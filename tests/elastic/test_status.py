@@ -1,12 +1,17 @@
 """``awssignin status`` against the Kibana stand-in: missing, outdated, customised, newer, current,
 not in the pack, and whether each rule is enabled; it only reads."""
 
+import base64
+import io
+import tarfile
+
 import pytest
 from click.testing import CliRunner
 
 from harness.elastic import deploy as D
 from harness.elastic import status as S
 
+from httpstandin import FakeServer
 from kibana_standin import KibanaStandIn, small_pack
 
 API_KEY = "c3RhdHVzOnN0YXR1cy1zZWNyZXQ="
@@ -74,3 +79,71 @@ def test_status_errors_are_one_line_without_secrets(kibana, env, tmp_path):
     assert [l for l in result.output.splitlines() if l.strip()] == [
         "Error: read the target: HTTP 403, the user may not manage detection rules (needs Security > Rules and "
         "Exceptions: All): no ***"]
+
+
+# ------------------------------------------------------------------------------------------------
+# the Splunk side: the installed app's version (GET /services/apps/local/<app>)
+
+SPLUNK_PASSWORD = "spl-unk!pass"
+SPLUNK_ENV = {"SPLUNK_USERNAME": "admin", "SPLUNK_PASSWORD": SPLUNK_PASSWORD}
+
+
+def app_package(tmp_path, version):
+    path = tmp_path / ("awssignin-%s.tgz" % version)
+    conf = ("[package]\nid = awssignin\n\n[launcher]\nversion = %s\n" % version).encode()
+    with tarfile.open(str(path), "w:gz") as tar:
+        info = tarfile.TarInfo("awssignin/default/app.conf")
+        info.size = len(conf)
+        tar.addfile(info, io.BytesIO(conf))
+    return path
+
+
+def splunkd(installed):
+    def route(req):
+        expected = "Basic " + base64.b64encode(("admin:" + SPLUNK_PASSWORD).encode()).decode()
+        if req.headers.get("Authorization") != expected:
+            return 401, {"messages": [{"type": "WARN", "text": "call not properly authenticated "
+                                       + str(req.headers.get("Authorization"))}]}
+        if req.path == "/services/apps/local/awssignin" and req.method == "GET":
+            if installed is None:
+                return 404, {"messages": [{"type": "ERROR", "text": "Could not find object id=awssignin"}]}
+            return 200, {"entry": [{"name": "awssignin", "content": {"version": installed, "disabled": False}}]}
+        return 404, {"messages": [{"type": "ERROR", "text": "no route"}]}
+    return route
+
+
+@pytest.mark.parametrize("installed, state", [("0.1.0", "0.1.0 installed, the pack ships 0.2.0: outdated"),
+                                              ("0.2.0", "0.2.0 installed, the pack ships 0.2.0: current"),
+                                              ("0.10.0", "0.10.0 installed, the pack ships 0.2.0: newer"),
+                                              (None, "not installed, the pack ships 0.2.0: not installed")])
+def test_status_reports_the_installed_splunk_app_version(env, tmp_path, installed, state):
+    package = app_package(tmp_path, "0.2.0")
+    with FakeServer(splunkd(installed)) as server:
+        result = CliRunner().invoke(S.status, ["--splunk-url", server.url, "--package", str(package)],
+                                    env=SPLUNK_ENV, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "Splunk %s: app awssignin %s" % (server.url, state)
+    (req,) = server.requests
+    assert req.query == {"output_mode": "json"} and req.method == "GET"
+
+
+def test_status_of_both_platforms_in_one_run(kibana, env, tmp_path):
+    rules = pack(tmp_path, [1])
+    D.deploy_rules(kibana.url, rules, environ=KEY_ENV)
+    with FakeServer(splunkd("0.2.0")) as server:
+        result = CliRunner().invoke(S.status, ["--kibana-url", kibana.url, "--rules", str(rules), "--splunk-url",
+                                               server.url, "--package", str(app_package(tmp_path, "0.2.0"))],
+                                    env=dict(KEY_ENV, **SPLUNK_ENV), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "1 current; 0 enabled." in result.output and "the pack ships 0.2.0: current" in result.output
+
+
+def test_splunk_status_refusal_is_scrubbed(env, tmp_path):
+    with FakeServer(splunkd("0.2.0")) as server:
+        result = CliRunner().invoke(S.status, ["--splunk-url", server.url, "--package",
+                                               str(app_package(tmp_path, "0.2.0"))],
+                                    env={"SPLUNK_USERNAME": "admin", "SPLUNK_PASSWORD": "wrong-secret"},
+                                    catch_exceptions=False)
+    assert result.exit_code == 2 and "HTTP 401" in result.output
+    assert "wrong-secret" not in result.output
+    assert base64.b64encode(b"admin:wrong-secret").decode() not in result.output
