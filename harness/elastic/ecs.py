@@ -59,7 +59,8 @@ Behaviour worth knowing, each one taken from the pipeline (processor tags in bra
   the message names the processor tag, but its wording after "failed with message:" is ours, not
   Elasticsearch's.
 
-Not reproduced: GeoIP (``source.geo.*``, ``source.as.*``), user-agent parsing (only
+GeoIP (``source.geo.*``, ``source.as.*``) comes from a MaxMind database when one is in use
+(harness/elastic/geo.py). Not reproduced: user-agent parsing (only
 ``user_agent.original``), the entity script (``related.entity``, ``actor.*``, ``target.*``,
 ``*.entity.id``, ``host.target.id``; it runs only with the ``actor_target_mapping`` tag), ``tags``
 set by the integration policy, ``event.original``, the ``retain`` option (``keyword`` / ``flattened``
@@ -81,6 +82,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from awssignin.normalize import kind_of
 
+from .geo import enrich as _geoip
 from .mapping import source_path
 
 AWS_PACKAGE_VERSION = "8.9.0"
@@ -240,14 +242,15 @@ class EcsMappingError(ValueError):
 
 def to_ecs(record: Mapping[str, Any], ingested: Optional[str] = None, *,
            created: Optional[str] = None,
-           enrichment: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+           enrichment: Optional[Mapping[str, Any]] = None, geo: Any = None) -> Dict[str, Any]:
     """Map one CloudTrail record to its logs-aws.cloudtrail-* document (nested, like ``_source``).
 
     ``ingested`` becomes ``event.ingested`` (Fleet's final pipeline sets it, not the CloudTrail
     pipeline); ``created`` becomes ``event.created`` (the pipeline copies the shipper's
     ``@timestamp`` there). ``enrichment`` is deep-merged last, for fields the pipeline computes and
-    we do not (``source.geo.*`` ...). Raises EcsMappingError naming the field when the record
-    cannot be mapped.
+    we do not. ``geo`` (harness.geoip.Geo; None: the database in use) feeds the geoip processors
+    (``source.geo`` / ``source.as``, harness/elastic/geo.py). Raises EcsMappingError naming the
+    field when the record cannot be mapped.
     """
     if not isinstance(record, dict):
         raise EcsMappingError("record", "expected a JSON object, got %s" % kind_of(record))
@@ -358,6 +361,7 @@ def to_ecs(record: Mapping[str, Any], ingested: Optional[str] = None, *,
         _put(doc, "source.address", address)
         if isinstance(address, str) and _is_ip(address):
             _put(doc, "source.ip", address)
+    _geoip(doc, geo)
     _put(doc, "user_agent.original", json.get("userAgent"))
     _put(ct, "error_code", json.get("errorCode"))
     _put(ct, "error_message", json.get("errorMessage"))

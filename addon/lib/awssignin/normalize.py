@@ -6,6 +6,7 @@ flat, dotted field view Splunk hands the search command. Only the way a path is 
 (``nested_getter`` vs ``flat_getter``); every rule about what a field means lives here, once.
 """
 
+from .geo import from_splunk_country
 from .timeutil import parse_time
 
 MASKED_USER = "HIDDEN_DUE_TO_SECURITY_REASONS"
@@ -41,6 +42,10 @@ FIELDS = {
     "event_type": "eventType (AwsConsoleSignIn, AwsApiCall, ...)",
     "region": "awsRegion",
     "source_ip": "sourceIPAddress",
+    "source_country": "ISO 3166-1 alpha-2 code of the source address's country, or absent (no country in "
+                      "the GeoIP database, not a public IP address): on Splunk from the Country field "
+                      "`iplocation` adds, mapped from the name to its code (awssignin/geo.py); locally set "
+                      "by the harness from a MaxMind database (harness/geoip.py)",
     "user_agent": "userAgent",
     "error_code": "errorCode",
     "error_message": "errorMessage",
@@ -249,6 +254,7 @@ def normalize(get, containers_checked=True, splunk=False):
     elif user_name != MASKED_USER:
         user = arn
 
+    source_ip = text("sourceIPAddress")
     return {
         "event_id": text("eventID", required=True),
         "event_time": event_time,
@@ -256,7 +262,9 @@ def normalize(get, containers_checked=True, splunk=False):
         "event_name": event_name,
         "event_type": text("eventType"),
         "region": text("awsRegion"),
-        "source_ip": text("sourceIPAddress"),
+        "source_ip": source_ip,
+        # Splunk: the Country field iplocation added; a raw record has none (the harness adds it)
+        "source_country": from_splunk_country(get("Country"), source_ip) if splunk else None,
         "user_agent": text("userAgent"),
         "error_code": error_code,
         "error_message": error_message,
@@ -303,6 +311,6 @@ SPLUNK_FIELDS = (
     "userIdentity.sessionContext.sessionIssuer.userName",
     "userIdentity.sessionContext.attributes.mfaAuthenticated",
     "additionalEventData.MFAUsed", "additionalEventData.LoginTo", "additionalEventData.SamlProviderArn",
-    "requestParameters.userName",
+    "requestParameters.userName", "Country",
 ) + tuple("responseElements." + name for name in OUTCOME_MARKERS) + tuple(
     "serviceEventDetails." + name for name in SERVICE_OUTCOME_EVENTS)
