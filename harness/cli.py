@@ -8,7 +8,7 @@ import click
 from rich.console import Console
 
 from . import alerts as alert_schema
-from . import report
+from . import geoip, report
 from .input.errors import InputError
 from .input.options import reader_options
 from .cliutil import detections_or_fail as _detections, layout_or_fail as _layout
@@ -66,9 +66,10 @@ EXIT_CHANGED = 4
                    "same records and print the alerts that appear, disappear or change, instead of the alerts.")
 @click.option("--fail-on-change", is_flag=True, help="With --compare: exit 4 when any alert differs.")
 @click.option("--tuning", "tuning_file", type=click.Path(exists=True, dir_okay=False), help="Apply this site tuning file the way each platform applies it.")
+@click.option("--geoip", "geoip_files", multiple=True, metavar="FILE", help=geoip.CLI_HELP)
 @reader_options
 def replay(paths, fmt, detection_ids, platform, strict, max_lateness, threshold, window, show_skips,
-           compare_rev, fail_on_change, tuning_file, reader_options):
+           compare_rev, fail_on_change, tuning_file, reader_options, geoip_files):
     """Run the detections over CloudTrail logs: files, directories, .gz, NDJSON, or - for stdin.
 
     Exit status: 0 done; 1 an error; 2 a usage error; 3 with --strict, some record was not read
@@ -121,7 +122,10 @@ def replay(paths, fmt, detection_ids, platform, strict, max_lateness, threshold,
 
     progress = _progress(err) if err.is_terminal else None
     start = time.perf_counter()
-    variants = [(compare_rev, revision.layout, revision.detections)] if revision else []
+    geo_run = _geoip_run(geoip_files)
+    geo = geo_run.__enter__()
+    dets, no_geo = _geo_evaluable(dets, geo)
+    variants = [(compare_rev, revision.layout, _geo_evaluable(revision.detections, geo)[0])] if revision else []
     try:
         job = Replay(layout, dets, _platforms(platform), overrides, lateness, on_alert, on_skip,
                      variants=variants, tuning=tuning,
@@ -132,6 +136,7 @@ def replay(paths, fmt, detection_ids, platform, strict, max_lateness, threshold,
     except ValueError as e:
         raise click.ClickException(str(e))
     finally:
+        geo_run.__exit__(None, None, None)
         if progress is not None:
             progress.close()
         if revision is not None:
@@ -141,6 +146,9 @@ def replay(paths, fmt, detection_ids, platform, strict, max_lateness, threshold,
         table.close()
     changes = _print_changes(fmt, diff, compare_rev, revision) if diff is not None else []
     _summary(err, job, seconds, summary)
+    if no_geo:
+        err.print(report.markup_safe("not evaluated (no GeoIP database: --geoip FILE or $%s): %s"
+                                     % (geoip.ENV, ", ".join(d.id for d in no_geo))), highlight=False)
     if changes or diff is not None:
         counts = Counter(kind for kind, _, _ in changes)
         err.print(report.markup_safe("compared with %s (%s): %d appear, %d disappear, %d change"
@@ -171,6 +179,32 @@ def _print_changes(fmt, diff, rev, revision):
     if not changes:
         console.print(report.markup_safe("no alert differs from %s" % rev), highlight=False)
     return changes
+
+
+def _geoip_run(files, fixtures_dir=None):
+    """harness.geoip.for_run, with a usage error naming the file that cannot be used."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def run():
+        try:
+            manager = geoip.for_run(files, fixtures_dir)
+            geo = manager.__enter__()
+        except geoip.GeoIPError as e:
+            raise click.BadParameter(str(e), param_hint="--geoip / $%s" % geoip.ENV)
+        try:
+            yield geo
+        finally:
+            manager.__exit__(None, None, None)
+    return run()
+
+
+def _geo_evaluable(dets, geo):
+    """(detections to run, detections not evaluated for want of a GeoIP database)."""
+    if geo is not None:
+        return list(dets), []
+    return ([d for d in dets if not geoip.detection_needs_geo(d)],
+            [d for d in dets if geoip.detection_needs_geo(d)])
 
 
 def _tuning(path, dets):
@@ -263,7 +297,10 @@ def _summary(err, job, seconds, alerts):
 @click.option("--junit", type=click.Path(dir_okay=False, writable=True), help="Also write a JUnit XML report.")
 @click.option("-v", "--verbose", is_flag=True, help="Show the alerts of passing tests too.")
 @click.option("--tuning", "tuning_file", type=click.Path(exists=True, dir_okay=False), help="Also run every test with this site tuning file and show what it removes.")
-def test_cmd(ids, platform, junit, verbose, tuning_file):
+@click.option("--geoip", "geoip_files", multiple=True, metavar="FILE",
+              help=geoip.CLI_HELP + " Without either, a database built from detections/fixtures/geoip.csv "
+                   "(needs mmdb-writer, the test extra); else the geo detections are not evaluated.")
+def test_cmd(ids, platform, junit, verbose, tuning_file, geoip_files):
     """Run every detection's tests on each platform's local runner and print what fired where."""
     from .testing import run_tests, write_junit
 
@@ -273,13 +310,21 @@ def test_cmd(ids, platform, junit, verbose, tuning_file):
     start = time.perf_counter()
     from .tuning.cli import print_test_summary, test_tuning
     tuned = test_tuning(layout, tuning_file, dets)
-    outcomes = run_tests(layout, dets, _platforms(platform), tuning=tuned)
+    with _geoip_run(geoip_files, layout.fixtures) as geo:
+        outcomes = run_tests(layout, dets, _platforms(platform), tuning=tuned)
     report.outcome_table(console, outcomes, verbose)
     print_test_summary(console, tuned)
     if junit:
         write_junit(outcomes, junit)
-    failed = [o for o in outcomes if o.status != "pass"]
-    console.print("%d passed, %d failed" % (len(outcomes) - len(failed), len(failed)), highlight=False)
+    skipped = [o for o in outcomes if o.status == geoip.NOT_EVALUATED]
+    failed = [o for o in outcomes if o.status not in ("pass", geoip.NOT_EVALUATED)]
+    if geo is not None and any(geoip.detection_needs_geo(d) for d in dets):
+        console.print(report.markup_safe("GeoIP: %s" % geo.source), highlight=False)
+    if skipped:
+        console.print(report.markup_safe("%d not evaluated: %s" % (len(skipped), geoip.not_evaluated_message(
+            ", ".join(sorted(set(o.detection for o in skipped)))))), highlight=False)
+    console.print("%d passed, %d failed" % (len(outcomes) - len(failed) - len(skipped), len(failed)),
+                  highlight=False)
     console.print("(%d detections, %.1fs)" % (len(dets), time.perf_counter() - start), highlight=False)
     if failed:
         sys.exit(1)

@@ -320,3 +320,33 @@ def fixture_database(fixtures_dir):
             yield geo
         finally:
             geo.close()
+
+
+@contextlib.contextmanager
+def for_run(paths=(), fixtures_dir=None, environ=None):
+    """The Geo of one CLI run, in use for the block: ``paths`` (--geoip), else $AWSSIGNIN_GEOIP,
+    else (``fixtures_dir`` given: ``awssignin test``) the fixture table's temporary database, else
+    None. Raises GeoIPError naming the file that cannot be used."""
+    paths = list(paths) or paths_from_env(environ)
+    if paths:
+        for path in paths:
+            if not Path(path).is_file():
+                raise GeoIPError("%s: no such file" % path)
+        geo = open_databases(paths)
+        try:
+            with use(geo):
+                yield geo
+        finally:
+            geo.close()
+        return
+    if fixtures_dir is None:
+        with use(None):
+            yield None
+        return
+    with fixture_database(fixtures_dir) as geo, use(geo):
+        yield geo
+
+
+CLI_HELP = ("A MaxMind DB file (GeoLite2/GeoIP2 City or Country; repeat for an ASN database) that the local "
+            "platforms read in place of their own GeoIP data (default: $%s, paths separated by '%s')."
+            % (ENV, os.pathsep))

@@ -8,6 +8,7 @@ from rich.table import Table
 from rich.text import Text
 
 from . import alerts as alert_schema
+from .geoip import NOT_EVALUATED
 
 # C0 and C1 control characters, DEL, and lone surrogates (which no encoder writes): shown as
 # escapes, so record content never moves the cursor, recolours the terminal or crashes the output
@@ -49,25 +50,32 @@ def outcome_table(console, outcomes, verbose):
     table = Table(show_lines=False)
     for col in ["detection", "test"] + platforms + ["fired (group: events)"]:
         table.add_column(col, overflow="fold")
-    style = {"pass": "[green]PASS[/]", "fail": "[red]FAIL[/]", "error": "[red]ERROR[/]"}
+    style = {"pass": "[green]PASS[/]", "fail": "[red]FAIL[/]", "error": "[red]ERROR[/]",
+             NOT_EVALUATED: "[yellow]NOT EVALUATED[/]"}
     for (det, test), by in rows.items():
         cells = []
         for p in platforms:
             o = by.get(p)
-            cells.append("-" if o is None else "%s %d" % (style[o.status], len(o.actual)))
+            cells.append("-" if o is None else style[o.status] if o.status == NOT_EVALUATED
+                         else "%s %d" % (style[o.status], len(o.actual)))
         fired = []
         for o in by.values():
             for a in o.actual:
                 text = "%s: %d" % (alert_schema.group_text(a["group"]), a["count"])
                 if text not in fired:
                     fired.append(text)
-        table.add_row(Text(plain(det)), Text(plain(test)), *cells, Text("\n".join(plain(f) for f in fired) or "none"))
+        evaluated = any(o.status != NOT_EVALUATED for o in by.values())
+        table.add_row(Text(plain(det)), Text(plain(test)), *cells,
+                      Text("\n".join(plain(f) for f in fired) or ("none" if evaluated else "-")))
     console.print(table)
     for o in outcomes:
         if o.status == "pass" and not verbose:
             continue
         console.rule(markup_safe("%s %s: %s" % (o.status.upper(), o.platform, o.detection)))
         console.print(plain("test: %s" % o.test), highlight=False, markup=False)
+        if o.status == NOT_EVALUATED:    # nothing ran: no "actual" to show
+            console.print(plain(o.message, lines=True), highlight=False, markup=False)
+            continue
         console.print("expected:", highlight=False)
         for e in o.expected:
             console.print(plain("  group {%s} events %s" % (alert_schema.group_text(e["group"]), e["event_ids"])),

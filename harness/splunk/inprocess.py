@@ -8,6 +8,8 @@ detection can use (its eventSource is not one a detection pins) is never turned 
 """
 
 from awssignin.engine import Engine, union_of_sources
+from awssignin.geo import from_splunk_country
+from awssignin.normalize import from_cloudtrail
 from awssignin.splunkrows import rows_for
 
 from .fieldview import FieldViewError, field_view
@@ -60,7 +62,8 @@ class SplunkInProcess(object):
                     self.stats["no field view"] += 1
                     return alerts
             if all(p(fields) for p in lane.base):
-                fed = lane.engine.feed_view(view) if view is not None else lane.engine.feed_record(record)
+                seen = _with_country(record, view, fields)
+                fed = lane.engine.feed_view(seen) if seen is not None else lane.engine.feed_record(record)
                 alerts.extend(self._filtered(lane, fed))
             else:
                 self.stats["not in the base search"] += 1
@@ -86,3 +89,13 @@ class SplunkInProcess(object):
             if all(p(row) for p in lane.filters):
                 kept.append(row_to_alert(row, lane.detection.id))
         return kept
+
+
+def _with_country(record, view, fields):
+    """The sign-in view the command would build from ``fields``: with ``source_country`` from the
+    Country field an ``iplocation`` stage added (normalize.from_splunk reads it there)."""
+    if "Country" not in fields:
+        return view
+    if view is None:
+        view = from_cloudtrail(record)
+    return dict(view, source_country=from_splunk_country(fields["Country"], view["source_ip"]))

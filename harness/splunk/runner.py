@@ -8,7 +8,8 @@ For one detection and a list of raw CloudTrail records:
    tested;
 2. macros expanded from ``addon/default/macros.conf`` (the shipped definitions, not ``local/``);
 3. the pipeline split; every ``search`` stage before the command is evaluated by the SPL evaluator
-   over each record's aws:cloudtrail field view;
+   over each record's aws:cloudtrail field view, and an ``iplocation`` stage adds its fields to
+   the view from the GeoIP database in use (``spl.compile_iplocation``, harness/geoip.py);
 4. the survivors sorted newest first (Splunk's event order) and fed to the real
    ``addon/bin/awssignin.py`` over the chunked protocol, with the stage's arguments plus the test's
    ``threshold=`` / ``window=`` parameters;
@@ -25,7 +26,7 @@ from .appbuild import COMMAND, saved_search_text
 from .fieldview import FieldViewError, field_view
 from .macros import MacroError, expand, load_macros
 from .scp import MAX_RESULT_ROWS, ScpError, run_command
-from .spl import SplError, compile_search, split_pipeline
+from .spl import SplError, compile_iplocation, compile_search, split_pipeline
 
 
 
@@ -200,11 +201,14 @@ class SplunkLocalRunner(object):
                               % (detection.id, COMMAND, len(at), expanded))
         before, command, after = stages[:at[0]], stages[at[0]], stages[at[0] + 1:]
         for stage in before + after:
-            if stage.command != "search":
-                raise RunnerError("%s: the local runner evaluates only `search` around `%s`, not `%s` "
-                                  "(position %d): %s" % (detection.id, COMMAND, stage.command, stage.position, expanded))
+            if stage.command != "search" and not (stage.command == "iplocation" and stage in before):
+                raise RunnerError("%s: the local runner evaluates only `search` (and `iplocation` before it) "
+                                  "around `%s`, not `%s` (position %d): %s"
+                                  % (detection.id, COMMAND, stage.command, stage.position, expanded))
         try:
-            base = [compile_search(s.args) for s in before]
+            # in pipeline order; an iplocation stage adds fields to the view and keeps the event
+            base = [compile_iplocation(s.args) if s.command == "iplocation" else compile_search(s.args)
+                    for s in before]
             filters = [compile_search(s.args) for s in after]
         except SplError as err:
             raise RunnerError("%s: %s\n  search: %s" % (detection.id, err, expanded))

@@ -680,3 +680,114 @@ def split_pipeline(text: str) -> List[Stage]:
             raise SplSyntaxError("empty command after '|'", bounds[k], text)
         stages.append(Stage(m.group(1), segment[m.end():], start + m.end()))
     return stages
+
+
+# ---------------------------------------------------------------------------------------------
+# iplocation
+#
+# Search Reference, iplocation (https://help.splunk.com/splunk-enterprise/spl-search-reference/9.4/
+# search-commands/iplocation; SPL2: https://help.splunk.com/en/splunk-enterprise/search/
+# spl2-search-reference/iplocation-command): ``iplocation [prefix=<string>] [allfields=<bool>]
+# [lang=<string>] <ip-address-fieldname>`` looks the address up in a MaxMind database (Splunk
+# bundles GeoLite2-City) and adds City, Country, Region, lat and lon (allfields=true also Continent,
+# MetroCode, Timezone), each name prefixed by ``prefix``. "Because all the information might not
+# be available for each IP address, an event can have empty field values"; "for IP addresses which
+# do not have a location, such as internal addresses, no fields are added". Names come in the
+# database's language ``lang`` (default English). Not documented, chosen here and marked so:
+# Region is the first (largest) subdivision; lat / lon are the numbers' shortest decimal text; a
+# multivalue address field is looked up by its first value.
+
+IPLOCATION_FIELDS = ("City", "Country", "Region", "lat", "lon")
+IPLOCATION_ALL_FIELDS = IPLOCATION_FIELDS + ("Continent", "MetroCode", "Timezone")
+_BOOLEANS = {"true": True, "t": True, "1": True, "yes": True, "false": False, "f": False, "0": False, "no": False}
+
+
+def _names(node: Any, lang: str) -> str:
+    if isinstance(node, dict) and isinstance(node.get("names"), dict):
+        value = node["names"].get(lang)
+        if isinstance(value, str):
+            return value
+    return ""
+
+
+def _number(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return ""
+    return repr(value)
+
+
+def iplocation_fields(record: Optional[Dict[str, Any]], lang: str = "en", allfields: bool = False) -> Dict[str, str]:
+    """The fields ``iplocation`` adds for one database record (None: not in the database -> none)."""
+    if not isinstance(record, dict):
+        return {}
+    subdivisions = record.get("subdivisions")
+    first = subdivisions[0] if isinstance(subdivisions, list) and subdivisions else None
+    location = record.get("location") if isinstance(record.get("location"), dict) else {}
+    out = {
+        "City": _names(record.get("city"), lang),
+        "Country": _names(record.get("country"), lang),
+        "Region": _names(first, lang),
+        "lat": _number(location.get("latitude")),
+        "lon": _number(location.get("longitude")),
+    }
+    if allfields:
+        out["Continent"] = _names(record.get("continent"), lang)
+        out["MetroCode"] = _number(location.get("metro_code"))
+        tz = location.get("time_zone")
+        out["Timezone"] = tz if isinstance(tz, str) else ""
+    return out
+
+
+def compile_iplocation(text: str, lookup: Optional[Callable[[str], Optional[Dict[str, Any]]]] = None
+                       ) -> Callable[[Record], bool]:
+    """Compile the arguments of an ``iplocation`` stage into ``stage(field_view) -> True`` that adds
+    the fields to the view in place (iplocation keeps every event). ``lookup(address) -> record``
+    defaults to the GeoIP database in use (harness.geoip.current()) at the time each event is
+    evaluated; without one, no fields are added. Raises SplSyntaxError / SplUnsupported."""
+    toks = _tokenize(text)
+    options: Dict[str, str] = {}
+    field: Optional[str] = None
+    i = 0
+    while toks[i].kind != "eof":
+        tok = toks[i]
+        if tok.kind != "word":
+            raise SplSyntaxError("unexpected %r in iplocation arguments" % tok.value, tok.pos, text)
+        if toks[i + 1].kind == "op" and toks[i + 1].value == "=":
+            value = toks[i + 2]
+            if value.kind != "word":
+                raise SplSyntaxError("iplocation option %s= needs a value" % tok.value, toks[i + 1].pos, text)
+            if tok.value not in ("prefix", "allfields", "lang"):
+                raise SplUnsupported("iplocation option %s=" % tok.value, tok.pos, text)
+            options[tok.value] = value.value
+            i += 3
+            continue
+        if field is not None:
+            raise SplSyntaxError("iplocation takes one IP address field", tok.pos, text)
+        field = tok.value
+        i += 1
+    if field is None:
+        raise SplSyntaxError("iplocation needs an IP address field", len(text), text)
+    allfields = _BOOLEANS.get(options.get("allfields", "false").lower())
+    if allfields is None:
+        raise SplSyntaxError("iplocation allfields= takes a boolean, not %r" % options["allfields"],
+                             text.find("allfields"), text)
+    prefix = options.get("prefix", "")
+    lang = options.get("lang", "en")
+
+    def default_lookup(address: str) -> Optional[Dict[str, Any]]:
+        from .. import geoip
+        geo = geoip.current()
+        return geo.record(address) if geo is not None else None
+
+    find = lookup or default_lookup
+
+    def stage(record: Record) -> bool:
+        value = record.get(field)
+        if isinstance(value, list):
+            value = value[0] if value else None
+        if isinstance(value, str) and value:
+            for name, found in iplocation_fields(find(value), lang, allfields).items():
+                record[prefix + name] = found
+        return True
+
+    return stage
