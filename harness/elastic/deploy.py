@@ -270,6 +270,7 @@ class DeployResult:
     dry_run: bool = False
     auth: str = ""
     other_errors: List[str] = field(default_factory=list)
+    notes: List[str] = field(default_factory=list)   # what the tuning hook changed (or would change)
     error: str = ""                    # the deploy to this target could not run
     clean: object = None               # the scrubber's clean(): for every server text printed
 
@@ -345,8 +346,10 @@ def deploy_rules(kibana_url, ndjson_path=None, space=None, dry_run=False, enable
         if tuning is not None:
             links, errors = tuning(client, dry_run)
             result.other_errors.extend(client.clean(e) for e in errors or [])
+            result.notes.extend(client.clean(a) for a in getattr(tuning, "actions", None) or [])
         plans = P.make_plan(rules, present, orphans, enable_new=enable, enable_ids=enable_ids, prune=prune,
-                            links=links, index=index, overwrite_customised=overwrite_customised)
+                            links=links, index=index, overwrite_customised=overwrite_customised,
+                            forced=getattr(tuning, "rule_fields", None))
         result.rules = [RuleOutcome(plan=p, enabled=_planned_enabled(p)) for p in plans]
         if dry_run:
             return result
@@ -452,6 +455,8 @@ def print_result(result, console):
         if outcome.failed:
             console.print("FAILED %s (%s): %s" % (outcome.rule_id, clean(outcome.name), outcome.message),
                           markup=False, soft_wrap=True)
+    for note in result.notes:
+        console.print("tuning: " + note, markup=False, soft_wrap=True)
     for error in result.other_errors:
         console.print("error: " + error, markup=False, soft_wrap=True)
     console.print(summary_line(result), markup=False)
@@ -627,8 +632,11 @@ def target_options(command):
               help="Reset pack-owned fields edited on the target at the pack's version (kept by default).")
 @click.option("--index", "index", multiple=True, metavar="PATTERN",
               help="Index pattern for every rule instead of the pack's (repeatable).")
+@click.option("--tuning", "tuning_file", type=click.Path(dir_okay=False), metavar="FILE",
+              help="A site tuning file (docs/tuning.md): its allowlists become exception lists linked to "
+                   "the rules, its parameters the rules' fields.")
 def deploy_elastic(kibana_url, space, targets_file, rules_file, deadline, ca_cert, insecure, dry_run, check, enable,
-                   enable_rules, prune, overwrite_customised, index):
+                   enable_rules, prune, overwrite_customised, index, tuning_file):
     """Create and update the Elastic Security rules in Kibana, keeping each rule's enabled state,
     exceptions, actions and the user's own fields.
 
@@ -646,13 +654,14 @@ def deploy_elastic(kibana_url, space, targets_file, rules_file, deadline, ca_cer
         jobs = target_jobs(targets_file, kibana_url, space, index, ca_cert, insecure)
         rules = read_rules(rules_file or _default_rules_path())
         resolve_enable_ids(rules, enable_rules)
+        hook = tuned(rules, tuning_file) if tuning_file else None
         if not dry_run:
             for job in jobs:
                 for warning in transport_warnings(job["kibana_url"], job["insecure"]):
                     click.echo("warning: %s%s" % (job["name"] + ": " if job["name"] else "", warning), err=True)
         results = run_jobs(jobs, bool(targets_file), rules=rules, dry_run=dry_run, enable=enable,
                            enable_rules=enable_rules, prune=prune, deadline=deadline,
-                           overwrite_customised=overwrite_customised)
+                           overwrite_customised=overwrite_customised, tuning=hook)
     except DeployError as err:
         raise DeployFailed(str(err))
     for result in results:
@@ -662,6 +671,22 @@ def deploy_elastic(kibana_url, space, targets_file, rules_file, deadline, ca_cer
     code = exit_code(results, check)
     if code:
         sys.exit(code)
+
+
+def tuned(rules, tuning_file):
+    """Apply a tuning file's rule fields to ``rules`` (in place) and return deploy_rules' tuning hook,
+    which ensures its exception lists on each target (harness/tuning/kibana.py)."""
+    from ..cliutil import detections_or_fail, layout_or_fail
+    from ..tuning.cli import load_or_fail
+    from ..tuning.kibana import deploy_hook
+    from ..tuning.elastic import elastic_plan
+
+    detections = detections_or_fail(layout_or_fail())
+    tuning = load_or_fail(tuning_file, detections)
+    planned = elastic_plan(tuning, detections)["rules"]
+    for rule in rules:
+        rule.update(planned.get(rule["rule_id"], {}).get("fields", {}))
+    return deploy_hook(tuning, detections)
 
 
 def target_jobs(targets_file, kibana_url, space, index=(), ca_cert=None, insecure=False):

@@ -175,12 +175,13 @@ def pack_body(pack_rule, index=None):
 
 
 def plan_rule(pack_rule, target_rule, enable_new=False, enable_named=False, links=None, index=None,
-              overwrite_customised=False):
+              overwrite_customised=False, forced=()):
     """The plan for one pack rule; ``target_rule`` is the rule as Kibana returns it, or None.
 
     At the pack's version the pack has nothing new to deliver, so pack-owned fields that differ
     there are the user's customisations and are kept (``plan.kept``), unless
-    ``overwrite_customised``; an explicit ``index`` override is applied regardless. A higher
+    ``overwrite_customised``; an explicit ``index`` override and the ``forced`` fields (those a
+    tuning file sets: the user's own declared values) are applied regardless. A higher
     pack version is an upgrade: the pack's content replaces the target's. A lower one (the target
     came from a later pack) is not a downgrade either, unless ``overwrite_customised``.
     """
@@ -202,7 +203,7 @@ def plan_rule(pack_rule, target_rule, enable_new=False, enable_named=False, link
     ahead = plan.target_version is not None and plan.pack_version is not None and plan.target_version > plan.pack_version
     if (plan.same_version or ahead) and not overwrite_customised:
         # a target deployed from a later pack is not downgraded either
-        forced = {"index"} if index else set()
+        forced = set(forced) | ({"index"} if index else set())
         plan.kept = [name for name in plan.changes if name not in forced]
         plan.changes = [name for name in plan.changes if name in forced]
     plan.removed = [name for name in plan.changes if comparable(name, pack_value(wanted, name)) is None]
@@ -251,17 +252,20 @@ def plan_orphan(target_rule, prune=False):
 
 
 def make_plan(pack_rules, target_rules, orphans=(), enable_new=False, enable_ids=(), prune=False,
-              links=None, index=None, overwrite_customised=False):
+              links=None, index=None, overwrite_customised=False, forced=None):
     """[RulePlan] for every pack rule (in pack order) then every orphan.
 
     ``target_rules``: {rule_id: rule on the target}; ``orphans``: target rules of the pack that
-    the pack no longer ships; ``links``: {rule_id: [exception list references]} from tuning.
+    the pack no longer ships; ``links``: {rule_id: [exception list references]} from tuning;
+    ``forced``: {rule_id: [field]} the tuning file sets on that rule.
     """
     enable_ids = set(enable_ids)
     links = links or {}
+    forced = forced or {}
     out = [plan_rule(rule, target_rules.get(str(rule["rule_id"])), enable_new=enable_new,
                      enable_named=str(rule["rule_id"]) in enable_ids, links=links.get(str(rule["rule_id"])),
-                     index=index, overwrite_customised=overwrite_customised)
+                     index=index, overwrite_customised=overwrite_customised,
+                     forced=forced.get(str(rule["rule_id"]), ()))
            for rule in pack_rules]
     out += [plan_orphan(rule, prune) for rule in orphans]
     return out

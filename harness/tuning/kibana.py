@@ -31,11 +31,25 @@ PLACEHOLDER_ID = "(created by this deploy)"
 
 
 def deploy_hook(tuning, detections):
-    plan = elastic_plan(tuning, detections)
+    return _Hook(elastic_plan(tuning, detections))
 
-    def hook(client, dry_run):
-        return ensure(client, plan, dry_run)
-    return hook
+
+class _Hook(object):
+    """``hook(client, dry_run) -> (links, errors)``; ``hook.actions`` then lists what the last call
+    changed on that target (or, dry, would change), for deploy to print; ``hook.rule_fields``
+    {rule_id: [field]} are the rule fields the tuning sets, which deploy applies even where the
+    target's value looks like a user's customisation (the tuning file is the user's own word).
+    A parameter taken out of the file is not put back to the pack's value until the next version
+    of the rule or ``--overwrite-customised``: deploy cannot tell an old tuned value from a hand edit."""
+
+    def __init__(self, plan):
+        self.plan = plan
+        self.actions = []
+        self.rule_fields = dict((rid, sorted(r["fields"])) for rid, r in plan["rules"].items() if r["fields"])
+
+    def __call__(self, client, dry_run):
+        self.actions = []
+        return ensure(client, self.plan, dry_run, self.actions)
 
 
 def _get(client, path, params, what):

@@ -46,6 +46,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 RULES = "/api/detection_engine/rules"
+EXCEPTIONS = "/api/exception_lists"
 
 RULE_DEFAULTS = {
     "enabled": False, "risk_score_mapping": [], "severity_mapping": [], "interval": "5m", "to": "now",
@@ -84,6 +85,8 @@ class KibanaStandIn(object):
         self.api_key = api_key
         self.basic = basic                      # (user, password)
         self.spaces = {s: {} for s in spaces}   # space -> {rule_id: stored rule}
+        # space -> {"lists": {list_id: container}, "items": {item_id: item}} (namespace "single")
+        self.exceptions = {s: {"lists": {}, "items": {}} for s in spaces}
         self.requests = []
         self.fail = {}
         self._ids = itertools.count(1)
@@ -175,6 +178,8 @@ class KibanaStandIn(object):
             return 400, {"statusCode": 400, "error": "Bad Request", "message": "Request must contain a kbn-xsrf header."}
         rules = self.spaces[space]
         query = {k: v[-1] for k, v in request["query"].items()}
+        if path.startswith(EXCEPTIONS):
+            return self._exceptions(self.exceptions[space], method, path, query, request["body"])
         if path == RULES + "/_find" and method == "GET":
             return self._find(rules, query)
         if path == RULES + "/_import" and method == "POST":
@@ -195,6 +200,46 @@ class KibanaStandIn(object):
                     status, message = self.fail[rid]
                     return status, {"message": message, "status_code": status}
                 return handler(rules, body)
+        return 404, {"statusCode": 404, "error": "Not Found", "message": "Not Found"}
+
+    # -- exception lists (Elastic Security "Exceptions API": containers by list_id, items by
+    # item_id; 404 when missing, 409 on a duplicate create; _find pages a list's items) -----------
+
+    def _exceptions(self, store, method, path, query, raw):
+        body = json.loads(raw or b"null") if method in ("POST", "PUT") else None
+        lists, items = store["lists"], store["items"]
+        if path == EXCEPTIONS and method == "GET":
+            found = lists.get(query.get("list_id"))
+            return (200, found) if found else (404, {"message": "list not found", "status_code": 404})
+        if path == EXCEPTIONS and method == "POST":
+            if body["list_id"] in lists:
+                return 409, {"message": "exception list id: %s already exists" % body["list_id"], "status_code": 409}
+            lists[body["list_id"]] = dict(body, id="list-%d" % next(self._ids))
+            return 200, lists[body["list_id"]]
+        if path == EXCEPTIONS + "/items/_find" and method == "GET":
+            if query.get("list_id") not in lists:
+                return 404, {"message": "list not found", "status_code": 404}
+            page, per_page = int(query.get("page", 1)), int(query.get("per_page", 20))
+            mine = [i for _, i in sorted(items.items()) if i["list_id"] == query["list_id"]]
+            return 200, {"data": mine[(page - 1) * per_page:page * per_page], "page": page, "per_page": per_page,
+                         "total": len(mine)}
+        if path == EXCEPTIONS + "/items":
+            item_id = (body or {}).get("item_id") or query.get("item_id")
+            if method == "GET" or method == "DELETE":
+                found = items.get(item_id) if method == "GET" else items.pop(item_id, None)
+                return (200, found) if found else (404, {"message": "item not found", "status_code": 404})
+            if method == "POST":
+                if body.get("list_id") not in lists:
+                    return 404, {"message": "list not found", "status_code": 404}
+                if item_id in items:
+                    return 409, {"message": "item id: %s already exists" % item_id, "status_code": 409}
+                items[item_id] = dict(body, id="item-%d" % next(self._ids))
+                return 200, items[item_id]
+            if method == "PUT":
+                if item_id not in items:
+                    return 404, {"message": "item not found", "status_code": 404}
+                items[item_id].update(body)
+                return 200, items[item_id]
         return 404, {"statusCode": 404, "error": "Not Found", "message": "Not Found"}
 
     def _touch(self, rule, created=False):

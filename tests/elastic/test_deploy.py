@@ -562,3 +562,58 @@ def test_insecure_skips_verification_with_a_warning(tls_kibana, rules_file, env)
     assert result.exit_code == 0, result.output
     assert "warning: --insecure" in result.output
     assert len(tls_kibana.rules()) == len(rule_lines(rules_file))
+
+
+# ------------------------------------------------------------------------------------------------
+# deploy elastic --tuning: the tuning file's allowlists become exception lists linked to the rules,
+# its parameters the rules' fields; a second deploy changes nothing; the user's own lists stay.
+
+TUNING = """\
+allow:
+  - name: office-egress
+    reason: NAT addresses of the offices
+    source_ip: [203.0.113.0/24]
+detections:
+  failed_logins_for_user:
+    threshold: 20
+"""
+
+
+def test_deploy_with_tuning_creates_lists_links_them_and_sets_parameters(kibana, rules_file, env, tmp_path):
+    tuning = tmp_path / "site-tuning.yml"
+    tuning.write_text(TUNING, encoding="utf-8")
+    assert deploy(kibana, rules_file).exit_code == 0
+    failed = R.rule_id("failed_logins_for_user")
+    kibana.edit(failed, exceptions_list=USER_EXCEPTIONS, enabled=True)
+
+    dry = deploy(kibana, rules_file, "--tuning", str(tuning), "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert "tuning: create exception list awssignin-tuning-shared" in dry.output
+    assert kibana.exceptions["default"]["lists"] == {}                 # a dry run sends nothing
+
+    result = deploy(kibana, rules_file, "--tuning", str(tuning))
+    assert result.exit_code == 0, result.output
+    store = kibana.exceptions["default"]
+    assert set(store["lists"]) == {"awssignin-tuning-shared"}
+    (item,) = store["items"].values()
+    assert item["list_id"] == "awssignin-tuning-shared"
+    assert any(e.get("field") == "source.ip" for e in item["entries"])
+    shared = {"id": store["lists"]["awssignin-tuning-shared"]["id"], "list_id": "awssignin-tuning-shared",
+              "namespace_type": "single", "type": "detection"}
+    for rid, rule in kibana.rules().items():
+        assert shared in rule["exceptions_list"], rid
+    tuned = kibana.rule(failed)
+    assert tuned["threshold"]["value"] == 20
+    assert tuned["enabled"] is True and tuned["exceptions_list"][0] == USER_EXCEPTIONS[0]
+
+    again = deploy(kibana, rules_file, "--tuning", str(tuning), "--dry-run", "--check")
+    assert again.exit_code == 0, again.output                       # nothing left to change
+
+
+def test_deploy_with_a_bad_tuning_file_names_the_file_and_sends_nothing(kibana, rules_file, env, tmp_path):
+    tuning = tmp_path / "site-tuning.yml"
+    tuning.write_text("detections:\n  no_such_detection:\n    threshold: 3\n", encoding="utf-8")
+    result = deploy(kibana, rules_file, "--tuning", str(tuning))
+    assert result.exit_code != 0
+    assert "site-tuning.yml" in result.output and "no_such_detection" in result.output
+    assert kibana.writes() == []
