@@ -53,7 +53,8 @@ EXIT_CHANGED = 4
               help="Whose artefact to run: the Splunk saved search + command logic, the Kibana rule, or both.")
 @click.option("--strict", is_flag=True,
               help="Exit 3 when any record was not read: a skipped record or file, a record a platform "
-                   "could not use, or a correlation candidate that could not be sorted.")
+                   "could not use, or a correlation candidate that could not be sorted. Every NDJSON "
+                   "line is parsed (no prefilter), so any damaged line counts.")
 @click.option("--max-lateness", default="1h", show_default=True, metavar="DURATION",
               help="Memory, not alerts: how far behind the newest record a correlation candidate is held "
                    "in memory before it is sorted on disk. Alerts never depend on input order.")
@@ -130,7 +131,7 @@ def replay(paths, fmt, detection_ids, platform, strict, max_lateness, threshold,
         job = Replay(layout, dets, _platforms(platform), overrides, lateness, on_alert, on_skip,
                      variants=variants, tuning=tuning,
                      on_variant_alert=lambda _, alert: diff.add(alert, "before"),
-                     reader_options=reader_options).run(list(paths), progress=progress)
+                     reader_options=reader_options, prefilter=not strict).run(list(paths), progress=progress)
     except InputError as e:  # a missing path, a bad s3:// URL or --since, no boto3: before any record
         raise click.UsageError(str(e))
     except ValueError as e:
@@ -268,6 +269,9 @@ def _summary(err, job, seconds, alerts):
     say("validated: %s; not validated: %s (no detection's predicate can hold on their eventSource and "
         "eventName, so none can alert on them)"
         % (format(stats.get("validated", 0), ","), format(stats.get("not validated", 0), ",")))
+    if stats.get("lines not parsed"):
+        say("NDJSON lines not parsed: %s (whole objects holding none of the eventSource/eventName values the "
+            "detections pin; --strict parses every line)" % format(stats["lines not parsed"], ","))
     skipped = sum(job.skipped.values())
     say("skipped: %d" % skipped + ("" if not skipped else " (%s)" % ", ".join(
         "%s: %d" % kv for kv in sorted(job.skipped.items()))))
@@ -283,7 +287,8 @@ def _summary(err, job, seconds, alerts):
         say("not placed in order (not evaluated by any correlation): %d, first at %s (%s)" % (
             job.unplaced(), ", ".join(job.sorter.unplaced_locations), job.sorter.error))
     for key, value in stats.items():
-        if key in ("records read", "files", "validated", "not validated") or key.startswith("ordered "):
+        if key in ("records read", "files", "validated", "not validated", "lines not parsed") \
+                or key.startswith("ordered "):
             continue
         say("%s: %s" % (key, value))
     for line in alerts.lines():

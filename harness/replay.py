@@ -6,10 +6,13 @@ the ``awssignin`` search command runs; the Elastic path is the Kibana rule over 
 
 One record, one verdict. Before any platform sees a record, replay decides whether it is usable:
 its ``eventSource`` must be a string (every record: the platforms route on it), and a record whose
-eventSource some detection reads must give a sign-in view (``normalize.from_cloudtrail``: the
-types and values of every field a detection or mapping reads, a time the engine can write back).
-A record that fails is skipped once, for every platform, with its reason and location; the others
-are not validated (no detection can alert on them) and the summary says how many. If a platform
+eventSource and eventName some detection pins (``candidates.py``) must give a sign-in view
+(``normalize.from_cloudtrail``: the types and values of every field a detection or mapping reads, a
+time the engine can write back). A record that fails is skipped once, for every platform, with its
+reason and location; the others are not validated (no detection can alert on them) and the summary
+says how many. On NDJSON, lines that hold none of the pinned values are not even parsed (the
+prefilter, ``input/decode.py``; counted as "lines not parsed"); ``prefilter=False`` (``--strict``)
+parses every line, so any damaged line is a skip. If a platform
 still cannot use an accepted record (its own mapping refuses it), that is a per-platform skip,
 counted with its reason, and fails ``--strict``.
 
@@ -24,10 +27,10 @@ second behind the input, which is ordered).
 from collections import Counter
 
 from awssignin.engine import Detection as EngineDetection
-from awssignin.engine import union_of_sources
 from awssignin.normalize import BadRecord, from_cloudtrail, kind_of, nested_getter
 
 from .elastic.ecs import _OBJECT_KEYS as ECS_OBJECT_KEYS
+from .candidates import Candidates
 from .ordering import SPILL_AT, OrderedSpill
 from .reader import Reader, Skip
 from .seenids import SeenIds
@@ -94,7 +97,7 @@ class Replay(object):
 
     def __init__(self, layout, detections, platforms, overrides=None, max_lateness=DEFAULT_MAX_LATENESS,
                  on_alert=None, on_skip=None, stdin=None, variants=(), spill_at=SPILL_AT, spill_dir=None,
-                 tuning=None, on_variant_alert=None, reader_options=None):
+                 tuning=None, on_variant_alert=None, reader_options=None, prefilter=True):
         self.reader_options = dict(reader_options or {})  # Reader's since/until/accounts/regions/profile
         self.on_alert = on_alert
         self.on_variant_alert = on_variant_alert
@@ -127,8 +130,10 @@ class Replay(object):
                     self.ordered_lanes.append(_Lane(name, platform, make(platform, lay, others, overrides, True)))
             matchers.extend(EngineDetection(d.engine_spec()).match for d in others)
         self.matchers = matchers
-        # eventSource values some detection reads: only those records are validated
-        self.validated_sources = union_of_sources(EngineDetection(d.engine_spec()).event_sources for d in every)
+        # records whose eventSource and eventName some detection pins: only those are validated
+        self.candidates = Candidates(every)
+        # NDJSON lines holding none of the pinned values are not parsed (off with --strict: every line read)
+        self.prefilter = self.candidates.needles() if prefilter else None
 
     def _skip(self, skip):
         self.skipped[skip.reason] += 1
@@ -136,7 +141,8 @@ class Replay(object):
             self.on_skip(skip)
 
     def run(self, paths, progress=None):
-        reader = self.reader = Reader(paths, on_skip=self._skip, stdin=self.stdin, **self.reader_options)
+        reader = self.reader = Reader(paths, on_skip=self._skip, stdin=self.stdin, prefilter=self.prefilter,
+                                      **self.reader_options)
         sorter = self.sorter = OrderedSpill(self.max_lateness, self.spill_at, self.spill_dir)
         seen = SeenIds(self.spill_dir)
         try:
@@ -160,7 +166,7 @@ class Replay(object):
         return self
 
     def _read(self, reader, sorter, seen, progress):
-        sources = self.validated_sources
+        wanted = self.candidates.wants
         event_lanes = self.event_lanes
         matchers = self.matchers if self.ordered_lanes else ()
         counts = self.counts
@@ -174,7 +180,7 @@ class Replay(object):
             if source is not None and source.__class__ is not str:
                 self._skip(Skip("bad field eventSource", location, "expected a string, got %s" % kind_of(source)))
                 continue
-            if sources is not None and source not in sources:
+            if not wanted(record):
                 counts["not validated"] += 1
                 continue
             try:
@@ -243,7 +249,8 @@ class Replay(object):
         out = {"records read": self.reader.stats["records"] if self.reader else 0,
                "files": self.reader.stats["files"] if self.reader else 0,
                "validated": self.counts["validated"],
-               "not validated": self.counts["not validated"]}
+               "not validated": self.counts["not validated"],
+               "lines not parsed": self.reader.stats["lines not parsed"] if self.reader else 0}
         if self.counts["duplicates"]:
             out["copies dropped (an eventID already read)"] = self.counts["duplicates"]
         if self.sorter is not None:

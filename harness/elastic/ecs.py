@@ -443,6 +443,9 @@ def to_ecs(record: Mapping[str, Any], ingested: Optional[str] = None, *,
     return _finish(doc, ingested, enrichment, ctx)
 
 
+_FIELD_PARTS: Dict[str, List[str]] = {}  # get_field: a field name's _source path, split
+
+
 def get_field(doc: Mapping[str, Any], name: str) -> Any:
     """The value of a dotted field name in a document, or None when it has none.
 
@@ -454,7 +457,10 @@ def get_field(doc: Mapping[str, Any], name: str) -> Any:
     one flat list. Multi-fields (``aws.cloudtrail.request_parameters.text``) read their parent.
     """
     found: List[Any] = []
-    _collect(doc, source_path(name).split("."), 0, found)
+    parts = _FIELD_PARTS.get(name)
+    if parts is None:
+        parts = _FIELD_PARTS[name] = source_path(name).split(".")
+    _collect(doc, parts, 0, found)
     found = [v for v in found if v is not None]
     if not found:
         return None
@@ -685,6 +691,11 @@ def _clean(value: Any) -> Any:
     Dict keys come out in java.util.HashMap iteration order, computed from *all* original keys
     (a HashMap never shrinks, so dropped keys still decided its capacity).
     """
+    t = type(value)
+    if t is str:  # the common cases first, by exact type (json gives exact types)
+        return _DROP if value in _DROPPED_STRINGS else value
+    if t is bool or t is int:
+        return value
     if value is None or (isinstance(value, str) and value in _DROPPED_STRINGS):
         return _DROP
     if isinstance(value, dict):
@@ -836,19 +847,30 @@ def _utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
+# dotted paths split once: the mapping puts and gets ~80 fixed paths per record
+_PATH_PARTS: Dict[str, Tuple[str, ...]] = {}
+_PATH_HEADS: Dict[str, Tuple[Tuple[str, ...], str]] = {}
+
+
 def _put(target: Dict[str, Any], path: str, value: Any) -> None:
     if value is None:
         return
-    parts = path.split(".")
+    split = _PATH_HEADS.get(path)
+    if split is None:
+        parts = path.split(".")
+        split = _PATH_HEADS[path] = (tuple(parts[:-1]), parts[-1])
     node = target
-    for part in parts[:-1]:
+    for part in split[0]:
         node = node.setdefault(part, {})
-    node[parts[-1]] = value
+    node[split[1]] = value
 
 
 def _get(source: Optional[Mapping[str, Any]], path: str) -> Any:
     node: Any = source
-    for part in path.split("."):
+    parts = _PATH_PARTS.get(path)
+    if parts is None:
+        parts = _PATH_PARTS[path] = tuple(path.split("."))
+    for part in parts:
         if not isinstance(node, dict):
             return None
         node = node.get(part)

@@ -893,6 +893,10 @@ class CompiledEql:
             self._pred = c.event_filter(query.event)
         self._pipes = c.pipes()
         self._match = _top_level(self._pred) if self._pred is not None else None
+        self._tests = None          # sequence stage tests by predicate, built on first use
+        self._until_test = None
+        self._kept = {}             # run(cache=True): id(doc) -> (doc, ts, tiebreak, facts)
+        self._kept_fields = None
 
     def stage_matchers(self) -> List[Callable[[dict], bool]]:
         """One single-document test per sequence stage, in order (each stage's condition alone)."""
@@ -901,6 +905,10 @@ class CompiledEql:
             if spec.source == len(out):
                 out.append(_top_level(spec.pred))
         return out
+
+    def until_matchers(self) -> List[Callable[[dict], bool]]:
+        """The until term's test, when the sequence has one (as a list, empty without)."""
+        return [_top_level(self._until.pred)] if self._until is not None else []
 
     # -- single events -----------------------------------------------------------------------
     def match(self, doc: dict) -> bool:
@@ -912,36 +920,67 @@ class CompiledEql:
 
     # -- runs --------------------------------------------------------------------------------
     def run(self, docs: Iterable[dict], timestamp_field: str = "@timestamp",
-            tiebreaker_field: Optional[str] = None) -> List[List[dict]]:
+            tiebreaker_field: Optional[str] = None, cache: bool = False) -> List[List[dict]]:
         """Matches over ``docs`` in Elasticsearch order: one-element lists of matching documents
-        for an event query, or the matched sequences (documents in stage order), after pipes."""
-        ordered = self._order(docs, timestamp_field, tiebreaker_field)
+        for an event query, or the matched sequences (documents in stage order), after pipes.
+
+        ``cache=True``: the caller promises that a document is never changed once passed (indexed
+        documents are immutable), so what is read from it (timestamp, tiebreaker, which stages it
+        matches, its join keys) is kept for the next run, which usually sees it again (a rule's
+        look-back spans several runs). Only the last run's documents are kept."""
+        ordered = self._order(docs, timestamp_field, tiebreaker_field, cache)
         if self.is_sequence:
             results = self._sequences(ordered)
         else:
             m = self._match
-            results = [[doc] for _, doc in ordered if m(doc)]
+            results = [[doc] for _, doc, _ in ordered if m(doc)]
         for name, n in self._pipes:
             results = results[:n] if name == "head" else (results[-n:] if n else [])
         return results
 
-    def _order(self, docs, timestamp_field, tiebreaker_field):
+    def _order(self, docs, timestamp_field, tiebreaker_field, cache=False):
         ts_get = make_getter(timestamp_field)
         tb_get = make_getter(tiebreaker_field) if tiebreaker_field else None
+        fields = (timestamp_field, tiebreaker_field)
+        kept = self._kept if cache and self._kept_fields == fields else {}
+        fresh = {}
         keyed = []
         for idx, doc in enumerate(docs):
-            raw = ts_get(doc)
-            if not raw:
-                raise EqlDataError(f"document #{idx} has no [{timestamp_field}]")
-            stamps = [timestamp_ns(v) for v in raw]
-            if any(s is None for s in stamps):
-                raise EqlDataError(f"document #{idx} has an unparseable [{timestamp_field}]: "
-                                   f"{raw!r}")
-            ts = min(stamps)
-            tb = _tiebreak_key(tb_get(doc)) if tb_get else (1, 0, 0)
-            keyed.append((ts, tb, idx, doc))
+            entry = kept.get(id(doc))
+            if entry is None or entry[0] is not doc:
+                raw = ts_get(doc)
+                if not raw:
+                    raise EqlDataError(f"document #{idx} has no [{timestamp_field}]")
+                stamps = [timestamp_ns(v) for v in raw]
+                if any(s is None for s in stamps):
+                    raise EqlDataError(f"document #{idx} has an unparseable [{timestamp_field}]: "
+                                       f"{raw!r}")
+                ts = min(stamps)
+                tb = _tiebreak_key(tb_get(doc)) if tb_get else (1, 0, 0)
+                entry = (doc, ts, tb, self._facts(doc) if self.is_sequence else None)
+            if cache:
+                fresh[id(doc)] = entry  # holding the document keeps its id from being reused
+            keyed.append((entry[1], entry[2], idx, entry))
+        if cache:
+            self._kept, self._kept_fields = fresh, fields
         keyed.sort(key=lambda r: (r[0], r[1], r[2]))
-        return [(ts, doc) for ts, _, _, doc in keyed]
+        return [(ts, entry[0], entry[3]) for ts, _, _, entry in keyed]
+
+    def _facts(self, doc):
+        """What the sequence search reads from one document: per stage its join keys (None when the
+        stage's condition does not hold), and the until condition's keys (None likewise)."""
+        tests = self._tests
+        if tests is None:
+            tests = self._tests = {}
+            for s in self._stages:
+                tests.setdefault(id(s.pred), _top_level(s.pred))
+            self._until_test = _top_level(self._until.pred) if self._until is not None else None
+        hits = {pid: t(doc) for pid, t in tests.items()}
+        keys = tuple(tuple(_keys_of(doc, spec.keys)) if hits[id(spec.pred)] else None for spec in self._stages)
+        until = None
+        if self._until_test is not None and self._until_test(doc):
+            until = tuple(_keys_of(doc, self._until.keys))
+        return keys, until
 
     def _sequences(self, ordered) -> List[List[dict]]:
         stages = self._stages
@@ -952,18 +991,14 @@ class CompiledEql:
         pending: List[Dict[tuple, tuple]] = [dict() for _ in range(last)]
         until_seen: Dict[tuple, int] = {}      # key -> position of the latest until event
         completed: List[Tuple[int, int, List[dict]]] = []
-        tests = {}
-        for s in stages:
-            tests.setdefault(id(s.pred), _top_level(s.pred))
-        until_test = _top_level(self._until.pred) if self._until is not None else None
-        for pos, (ts, doc) in enumerate(ordered):
-            hits = {pid: t(doc) for pid, t in tests.items()}
+        for pos, (ts, doc, facts) in enumerate(ordered):
+            stage_keys, until_keys = facts
             # later stages first, so an event never extends a sequence it has just joined
             for i in range(last, -1, -1):
-                spec = stages[i]
-                if not hits[id(spec.pred)]:
+                keys = stage_keys[i]
+                if keys is None:
                     continue
-                for key in _keys_of(doc, spec.keys):
+                for key in keys:
                     if i == 0:
                         if last == 0:
                             completed.append((pos, len(completed), [doc]))
@@ -984,8 +1019,8 @@ class CompiledEql:
                         completed.append((first_pos, len(completed), new_docs))
                     else:
                         pending[i][key] = (new_docs, first_ts, first_pos, pos)
-            if until_test is not None and until_test(doc):
-                for key in _keys_of(doc, self._until.keys):
+            if until_keys is not None:
+                for key in until_keys:
                     until_seen[key] = pos
         # Elasticsearch returns sequences ordered by their first event
         completed.sort(key=lambda r: (r[0], r[1]))

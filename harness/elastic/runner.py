@@ -208,9 +208,14 @@ class ElasticRule(object):
                 self.kind = "sequence"
                 timestamp_field = rule.get("timestamp_field", "@timestamp")
                 tiebreaker = rule.get("tiebreaker_field")
+                # documents are never changed once fed (indexed), so the evaluator may keep what it
+                # read from them between runs
                 self.sim = SequenceRuns(self.schedule,
-                                        lambda docs: compiled.run(docs, timestamp_field, tiebreaker),
+                                        lambda docs: compiled.run(docs, timestamp_field, tiebreaker, cache=True),
                                         self.max_signals)
+                # a document no stage (nor the until term) matches is in no sequence: not kept
+                tests = compiled.stage_matchers() + compiled.until_matchers()
+                self.stage_match = lambda doc: any(t(doc) for t in tests)
             else:
                 self.match = compiled.match
         else:
@@ -236,7 +241,8 @@ class ElasticRule(object):
         """One document (``ts`` its timestamp in epoch seconds). Returns per-document alerts."""
         kind = self.kind
         if kind == "sequence":
-            self.sim.add(ts, serial, doc)
+            if self.stage_match(doc):
+                self.sim.add(ts, serial, doc)
             return []
         if not self.match(doc):
             return []
