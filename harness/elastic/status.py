@@ -128,8 +128,10 @@ def splunk_status(url, package=None, ca_cert=None, insecure=False, environ=None,
               help="With --splunk-url: the app package the pack ships (default: the one in dist/).")
 @click.option("--splunk-ca-cert", type=click.Path(dir_okay=False), metavar="FILE",
               help="PEM file of the CA that signed splunkd's certificate (--insecure applies to both).")
+@click.option("--tuning", "tuning_file", type=click.Path(dir_okay=False), metavar="FILE",
+              help="The site tuning file deploys use: its rule fields are expected, not customisations.")
 def status(kibana_url, space, targets_file, rules_file, deadline, ca_cert, insecure, splunk_url, package,
-           splunk_ca_cert):
+           splunk_ca_cert, tuning_file):
     """Compare what is deployed with what the pack ships: the Kibana rules (missing, outdated,
     customised, enabled) and, with --splunk-url, the installed Splunk app's version.
 
@@ -144,7 +146,9 @@ def status(kibana_url, space, targets_file, rules_file, deadline, ca_cert, insec
         if kibana_url or targets_file or not splunk_url:
             jobs = D.target_jobs(targets_file, kibana_url, space, ca_cert=ca_cert, insecure=insecure)
             rules = D.read_rules(rules_file or D._default_rules_path())
-            results = D.run_jobs(jobs, bool(targets_file), rules=rules, dry_run=True, deadline=deadline)
+            hook = D.tuned(rules, tuning_file) if tuning_file else None
+            results = D.run_jobs(jobs, bool(targets_file), rules=rules, dry_run=True, deadline=deadline,
+                                 tuning=hook)
         if splunk_url:
             splunk = splunk_status(splunk_url, package, splunk_ca_cert, insecure)
     except (DeployError, SplunkDeployError) as err:

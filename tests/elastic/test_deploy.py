@@ -617,3 +617,22 @@ def test_deploy_with_a_bad_tuning_file_names_the_file_and_sends_nothing(kibana, 
     assert result.exit_code != 0
     assert "site-tuning.yml" in result.output and "no_such_detection" in result.output
     assert kibana.writes() == []
+
+
+def test_status_with_the_tuning_file_sees_tuned_rules_as_current(kibana, rules_file, env, tmp_path):
+    from harness.elastic import status as S
+
+    tuning = tmp_path / "site-tuning.yml"
+    tuning.write_text(TUNING, encoding="utf-8")
+    assert deploy(kibana, rules_file, "--tuning", str(tuning)).exit_code == 0
+    failed = R.rule_id("failed_logins_for_user")
+
+    def state_of(*extra):
+        result = CliRunner().invoke(S.status, ["--kibana-url", kibana.url, "--rules", str(rules_file)] + list(extra),
+                                    env=KEY_ENV, catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        (line,) = [ln for ln in result.output.splitlines() if failed in ln]
+        return line
+
+    assert "customised" in state_of()                 # without the file the tuned threshold looks hand-made
+    assert "customised" not in state_of("--tuning", str(tuning))
