@@ -29,6 +29,7 @@ from collections import Counter
 from awssignin.engine import Detection as EngineDetection
 from awssignin.normalize import BadRecord, from_cloudtrail, kind_of, nested_getter
 
+from . import geoip
 from .elastic.ecs import _OBJECT_KEYS as ECS_OBJECT_KEYS
 from .candidates import Candidates
 from .ordering import SPILL_AT, OrderedSpill
@@ -171,6 +172,7 @@ class Replay(object):
         matchers = self.matchers if self.ordered_lanes else ()
         counts = self.counts
         emit = self._emit
+        geo = geoip.current()   # the views get source_country from the GeoIP database in use
         serial = 0
         for record, location in reader:
             serial += 1
@@ -190,6 +192,8 @@ class Replay(object):
                 self._skip(Skip("bad field %s" % err.field, location, err.message))
                 continue
             counts["validated"] += 1
+            if geo is not None:
+                view = geoip.enrich_view(view, geo)
             if not seen.add(view["event_id"]):
                 # a second copy (two trails log one event): both platforms would drop it, each
                 # within its own memory; dropped here once for both (harness/seenids.py)

@@ -14,3 +14,16 @@ if str(ROOT / "addon" / "lib") not in sys.path:
 def layout():
     from harness.project import Layout
     return Layout(ROOT)
+
+
+@pytest.fixture
+def geoip_db(tmp_path, monkeypatch):
+    """``make({ip or cidr: country code})`` -> the path of a small GeoLite2-City shaped database in
+    tmp_path, also set as $AWSSIGNIN_GEOIP (tests/geodb.py; needs mmdb-writer, the test extra)."""
+    import geodb
+
+    def make(countries):
+        path = geodb.table_db(tmp_path, countries)
+        monkeypatch.setenv("AWSSIGNIN_GEOIP", str(path))
+        return path
+    return make
