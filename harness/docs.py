@@ -40,6 +40,7 @@ LOGIC_TYPES = {
     "threshold": "threshold",
     "distinct": "distinct count",
     "sequence": "sequence",
+    "new_terms": "new terms",
 }
 
 
@@ -220,6 +221,11 @@ def _logic_section(data):
         if logic.get("differ"):
             out.append("Between steps these fields must change: %s."
                        % ", ".join(_code(f) for f in logic["differ"]))
+    elif kind == "new_terms":
+        out.append("**Type: new terms.** An alert when a qualifying event's combination of %s was not seen "
+                   "in the **%s** before it (the baseline); a combination never seen before alerts too, so "
+                   "the baseline must hold that much history first (Splunk: the bootstrap search)."
+                   % (groups, logic["window"]))
     else:
         out.append("**Type: %s.**" % kind)
     if "where" in logic:

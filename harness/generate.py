@@ -5,8 +5,8 @@ and fills ``detection.data`` with the generated sections every platform layer re
 
 - ``splunk.search``: the base search from harness/splunk/searchgen.py, or the file's
   ``splunk.override.search`` (which needs a written ``reason``);
-- ``elastic.type`` / ``language`` / ``query`` / ``group_fields`` / ``cardinality_field``: from
-  harness/elastic/querygen.py, or the query of ``elastic.override`` (the rule type stays generated);
+- ``elastic.type`` / ``language`` / ``query`` / ``group_fields`` / ``cardinality_field`` /
+  ``new_terms_fields``: from harness/elastic/querygen.py, or the query of ``elastic.override`` (the rule type stays generated);
 - ``elastic.setup``: the author's setup text plus what the generator knows the rule cannot mean
   exactly as the logic does (``platform_notes``).
 
@@ -58,6 +58,8 @@ def resolve(detection):
         elastic["cardinality_field"] = generated.cardinality_field
     if generated.user_from_document:
         elastic["user_from_document"] = True
+    if generated.new_terms_fields:
+        elastic["new_terms_fields"] = list(generated.new_terms_fields)
     if generated.type == "eql":
         # DESIGN.md: events of one eventTime are ordered by eventID, on Elastic too
         elastic["tiebreaker_field"] = "event.id"

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """The ``awssignin`` custom search command: runs the app's detections over CloudTrail sign-in events.
 
-    ... | awssignin detection=<id>[,<id>...] [threshold=<int>] [window=<15m>]
+    ... | awssignin detection=<id>[,<id>...] [threshold=<int>] [window=<15m>] [output=baseline]
 
 A transforming command: it reads events and returns new rows, one per alert. Over protocol v2
 ("chunked") that is getinfo ``type: reporting`` (a ReportingCommand with a ``reduce`` and no ``map``)
@@ -11,6 +11,11 @@ the search, and its rows replace the events. Streaming and stateful commands are
 rows do not have (evidence in harness/splunk/scp.py and tests/splunk/test_scp.py). Splunk hands
 events newest first and in chunks, so the engine keeps its state on the command instance, orders
 events itself, and only at the final chunk (``finished``) emits its alerts.
+
+A new_terms detection (``login_new_country_for_user``) also reads its baseline: rows of its KV store
+lookup that ``inputlookup append=true`` put among the events, told apart by ``baseline_group``
+(awssignin/baseline.py). ``output=baseline`` returns the merged baseline instead of alerts, for the
+baseline search's ``outputlookup`` (harness/splunk/baselinesearch.py).
 
 Only the fields the engine reads are requested (``required_fields``), so splunkd never ships ``_raw``.
 A malformed event never aborts the search: it is skipped, counted and reported in one warning.
@@ -34,21 +39,24 @@ except ImportError as _err:  # no protocol is possible without splunklib: say wh
                      "(run `awssignin build`)\n" % (LIB_DIR, _err))
     sys.exit(1)
 
-from awssignin import catalog, newbursts  # noqa: E402
+from awssignin import baseline, catalog, newbursts  # noqa: E402
 from awssignin.engine import Engine  # noqa: E402
 from awssignin.normalize import SPLUNK_FIELDS, BadRecord  # noqa: E402
 from awssignin.splunkrows import rows_for  # noqa: E402
 from awssignin.timeutil import format_duration, parse_duration  # noqa: E402
 
-REQUIRED_FIELDS = list(SPLUNK_FIELDS) + ["_time", "_indextime"]  # _indextime: indexed_within= (newbursts)
-USAGE = "usage: awssignin detection=<id>[,<id>...] [threshold=<int>] [window=<15m>] [indexed_within=<10m>]"
+# _indextime: indexed_within= (newbursts); baseline_*: the rows of a new_terms detection's baseline lookup
+REQUIRED_FIELDS = list(SPLUNK_FIELDS) + ["_time", "_indextime"] + list(baseline.SEED_FIELDS)
+USAGE = ("usage: awssignin detection=<id>[,<id>...] [threshold=<int>] [window=<15m>] [indexed_within=<10m>] "
+         "[output=alerts|baseline]")
+OUTPUTS = ("alerts", "baseline")
 MAX_REASONS = 5  # skip reasons listed in the warning; the rest are summed up
 MAX_REASON_CHARS = 160  # an error's text quoted in the warning, cut beyond this
 # Sane ranges for the overrides: a detection's threshold counts events of one search, a window is a
-# correlation span (the shipped ones are minutes to an hour); beyond these a value is a typo, and a
-# 400-digit window would overflow the engine's time arithmetic mid-search.
+# correlation span (the shipped ones are minutes to an hour) or a new_terms history (30 days); beyond
+# these a value is a typo, and a 400-digit window would overflow the engine's time arithmetic mid-search.
 MAX_THRESHOLD = 1000000
-MAX_WINDOW_SECONDS = 7 * 86400
+MAX_WINDOW_SECONDS = 366 * 86400
 MAX_OPTION_CHARS = 40  # longer option values are refused before any number is parsed
 # One field value larger than this makes the event unreadable. CloudTrail itself caps the parameter
 # and response blocks of a record at 100 KB (record contents reference,
@@ -207,6 +215,8 @@ class AwsSigninCommand(ReportingCommand):
     window = Option(require=False, doc="Override the detection's window, like 15m (correlations only)")
     indexed_within = Option(require=False, doc="Only alerts new among the events indexed within this span "
                                                "before the search's latest time, like 10m (scheduled correlations)")
+    output = Option(require=False, doc="alerts (default), or baseline: the merged baseline of new_terms "
+                                       "detections, for outputlookup")
 
     def __init__(self):
         ReportingCommand.__init__(self)
@@ -226,6 +236,10 @@ class AwsSigninCommand(ReportingCommand):
         for name in repeated_options(self.metadata.searchinfo.args):
             hint = " (list several detections in one: detection=a,b)" if name == "detection" else ""
             problems.append("%s= is given more than once; give it once%s" % (name, hint))
+        if self.output is not None and self.output not in OUTPUTS:
+            problems.append("output must be alerts or baseline, not %s" % _shown(self.output))
+        if self.output == "baseline" and self.indexed_within is not None:
+            problems.append("output=baseline returns the whole baseline: indexed_within= does not apply")
         if not problems:
             try:
                 self.engine = build_engine(self.detection, self.threshold, self.window)
@@ -264,7 +278,10 @@ class AwsSigninCommand(ReportingCommand):
                     skipped[reason] = skipped.get(reason, 0) + 1
                     continue
             try:
-                feed(record)
+                if "baseline_group" in record and baseline.is_seed(record):
+                    baseline.seed(self.engine, record)
+                else:
+                    feed(record)
             except (ValueError, OverflowError, TypeError) as err:  # BadRecord is a ValueError
                 reason = skip_reason(err)
                 skipped[reason] = skipped.get(reason, 0) + 1
@@ -274,6 +291,8 @@ class AwsSigninCommand(ReportingCommand):
             return
         self.done = True
         alerts = self.engine.finish()
+        if self.output == "baseline":
+            alerts = []
         if skipped:
             self.write_warning(_literal(skip_summary(skipped, self.events)))
         duplicates = self.engine.stats.get("duplicates", 0)
@@ -286,6 +305,8 @@ class AwsSigninCommand(ReportingCommand):
         if lost:
             self.write_warning(_literal("awssignin: %d alert(s) could not be written as rows and are missing: %s"
                                         % (sum(lost.values()), ", ".join("%s (%d)" % kv for kv in sorted(lost.items())))))
+        if self.output == "baseline":
+            rows = baseline.baseline_rows(self.engine)
         for row in rows:
             yield row
 

@@ -11,7 +11,9 @@ Two layers, as pySigma separates a processing pipeline from a backend:
 
 Rule types: ``event`` -> query rule; ``threshold`` -> threshold rule counting distinct
 ``event.id``; ``distinct`` -> threshold rule with cardinality on the distinct field; ``sequence``
--> EQL sequence with ``with runs=N`` for ``min_count`` and per-stage join keys.
+-> EQL sequence with ``with runs=N`` for ``min_count`` and per-stage join keys; ``new_terms`` ->
+new_terms rule whose ``new_terms_fields`` are the group fields (``history_window_start`` follows
+from ``logic.window`` in harness/elastic/rules.py).
 
 What cannot be written at all (a comparison of two fields: KQL's grammar has no field on the value
 side, and Elasticsearch's EQL verifier refuses one, "Comparisons against fields are not (currently)
@@ -62,6 +64,9 @@ ECS_FIELDS = {
     "saml_provider_arn": "aws.cloudtrail.flattened.additional_eventdata.SamlProviderArn",
     "request_user_name": "user.target.name",
     "recipient_account_id": "aws.cloudtrail.recipient_account_id",
+    # the AWS integration's pipeline enriches source.geo.* from source.ip with Elasticsearch's GeoIP
+    # processor (harness/elastic/geo.py reproduces it from a MaxMind-format database)
+    "source_country": "source.geo.country_iso_code",
 }
 
 # The pipeline turns MFAUsed into a boolean: exactly "No" -> false, any other value -> true
@@ -184,7 +189,7 @@ class Generated(object):
     threshold rules, ``cardinality_field``; ``approximations`` lists what could not be expressed."""
 
     def __init__(self, kind, language, query, group_fields, cardinality_field=None, approximations=(),
-                 approximate_user=False, user_from_document=False, partition_fields=()):
+                 approximate_user=False, user_from_document=False, partition_fields=(), new_terms_fields=()):
         self.type = kind
         self.language = language
         self.query = query
@@ -194,6 +199,7 @@ class Generated(object):
         self.approximate_user = approximate_user  # "user" maps to user.name for sessions too
         self.user_from_document = user_from_document  # per-document alerts: alert_user()
         self.partition_fields = list(partition_fields)  # threshold fields beyond the group: they split, never merge
+        self.new_terms_fields = list(new_terms_fields)  # new_terms rules: the fields whose combination is the term
 
 
 # -- the mapped predicate: a small tree of ECS terms --------------------------------------------
@@ -479,7 +485,6 @@ def generate(logic):
         # a per-document alert's user is read from the whole document (alert_user): exact
         return Generated("query", "kuery", query, group, approximations=approximations,
                          user_from_document="user" in group)
-    cardinality = _ecs_field(logic["distinct"], "logic.distinct") if kind == "distinct" else None
     partition = []
     outcomes = _pinned([logic["where"]], "outcome")
     if approximate_user and "user" in group and outcomes == {"success"}:
@@ -487,6 +492,14 @@ def generate(logic):
         # missing only on failures), so successes can also be split by ARN: each role session counts
         # alone, as in the engine, instead of every session of a role together under user.name.
         partition = [ECS_FIELDS["arn"]]
+    if kind == "new_terms":
+        # The term is the group; with successes only, "user" is the ARN (one per identity, as the
+        # engine keys it). Kibana alerts per document, so the alert's user is read from it exactly.
+        terms = [partition[0] if name == "user" and partition else group[name] for name in logic["group_by"]]
+        return Generated("new_terms", "kuery", query, group, approximations=approximations,
+                         approximate_user=approximate_user and not partition, user_from_document="user" in group,
+                         new_terms_fields=terms)
+    cardinality = _ecs_field(logic["distinct"], "logic.distinct") if kind == "distinct" else None
     return Generated("threshold", "kuery", query, group, cardinality_field=cardinality, approximations=approximations,
                      approximate_user=approximate_user and not partition, partition_fields=partition)
 

@@ -119,6 +119,10 @@ def schedule(detection, params=None):
         window = _window_seconds(detection, logic)
         interval = min(THRESHOLD_MAX_INTERVAL, max(MIN_INTERVAL, window // 10 // 60 * 60))
         lookback = window
+    elif kind == "new_terms":
+        # per document, like a query rule; the history reaches back logic.window (history_window_start)
+        interval = EVENT_INTERVAL
+        lookback = interval + DRIFT
     elif kind == "sequence":
         window = _window_seconds(detection, logic)
         interval = max(EVENT_INTERVAL, -(-window // 120) * 60)  # ceil(window / 2) in whole minutes
@@ -316,7 +320,9 @@ def kibana_rule(detection, params=None):
                 rule[key] = elastic[key]
     elif elastic["type"] == "new_terms":
         rule["new_terms_fields"] = list(elastic["new_terms_fields"])
-        rule["history_window_start"] = elastic["history_window_start"]
+        # Kibana's new_terms: a term alerts when it did not occur between history_window_start and the
+        # run's from (date math relative to the run), so the history is the logic's window
+        rule["history_window_start"] = "now-" + format_duration(_window_seconds(detection, logic))
 
     rule["required_fields"] = _required_fields(detection, rule)
     problem = schema_problem(rule)

@@ -120,8 +120,14 @@ Schedule = namedtuple("Schedule", "cron earliest latest index_earliest index_lat
 
 
 def window_seconds(detection):
-    """The detection's window in seconds; 0 for a per-event detection."""
-    window = detection.data["logic"].get("window")
+    """The detection's window in seconds; 0 for a per-event detection. A new_terms detection's window
+    is its history, which the baseline lookup carries: its runs correlate over what the baseline has
+    not absorbed yet (harness/splunk/baselinesearch.py)."""
+    logic = detection.data["logic"]
+    if logic["type"] == "new_terms":
+        from .baselinesearch import coverage_gap
+        return coverage_gap(detection)
+    window = logic.get("window")
     return parse_duration(window) if window else 0
 
 
@@ -249,8 +255,15 @@ def schedule(detection):
                                   "the lateness budget (%s, harness/splunk/appbuild.py LATENESS); set splunk.cron "
                                   "only" % _duration_text(LATENESS))
     if "cron" not in splunk:
-        return derive_schedule(window)
-    cron = splunk["cron"]
+        return derive_schedule(window, interval=run_interval(0) if detection.data["logic"]["type"] == "new_terms" else None)
+    return derive_schedule(window, interval=cron_interval(detection), cron=splunk["cron"])
+
+
+def cron_interval(detection):
+    """The regular interval of the file's splunk.cron (None without one); irregular ones are refused."""
+    cron = detection.data["splunk"].get("cron")
+    if cron is None:
+        return None
     try:
         gaps = cron_gaps(cron)
     except ValueError as err:
@@ -259,7 +272,7 @@ def schedule(detection):
         raise detection.error("splunk.cron", "%r runs at irregular intervals (%s apart); index-time slices need "
                               "a regular schedule such as */15 * * * *" % (
                                   cron, ", ".join(_duration_text(g) for g in sorted(gaps))))
-    return derive_schedule(window, interval=gaps.pop(), cron=cron)
+    return gaps.pop()
 
 
 def suppression(sched):
@@ -292,6 +305,19 @@ def schedule_notes(detection):
             "Suppression is on `event_ids` only (%s), for a second copy of the same event from another trail; "
             "a second event alerts on its own, however soon after the first." % _duration_text(
                 s.lateness + 2 * s.interval),
+        ]
+    if detection.data["logic"]["type"] == "new_terms":
+        from . import baselinesearch as b
+        return [
+            "Each run reads the events indexed before `%s` with eventTime in `%s` .. `%s`, with the baseline "
+            "(KV store lookup `%s`) appended: what the hourly baseline search `%s` has not absorbed yet (it "
+            "absorbs events %s after they are indexed) plus the lateness budget (%s)." % (
+                s.index_latest, s.earliest, s.latest, b.lookup_name(detection), b.baseline_stanza_name(detection),
+                _duration_text(b.baseline_lag(detection)), late),
+            "The command (`%s=%s`) returns only the new groups among the events indexed since the previous run, "
+            "so each login alerts at most once." % (NEW_OPTION, s.indexed_within),
+            "Bootstrap, once, before enabling the alert (fills the baseline from the last %s):\n\n  ```spl\n  %s\n  ```"
+            % (detection.data["logic"]["window"], b.bootstrap_search(detection)),
         ]
     return [
         "Each run reads the events indexed before `%s` with eventTime in `%s` .. `%s`: the window (%s) plus the "
@@ -389,7 +415,19 @@ def saved_search_text(detection):
                               "data macro, `| %s detection=%s` and the filter macro" % (COMMAND, detection.id))
     option = schedule(detection).indexed_within
     command = "%s detection=%s" % (COMMAND, detection.id) + (" %s=%s" % (NEW_OPTION, option) if option else "")
-    return "`%s` %s | %s | `%s`" % (DATA_MACRO, base, command, filter_macro(detection))
+    return "%s | %s | `%s`" % (search_head(detection, base), command, filter_macro(detection))
+
+
+def search_head(detection, base=None):
+    """What precedes the command: the data macro, the base search, the enrichments the logic reads
+    (``iplocation`` for source_country) and a new_terms detection's baseline lookup."""
+    from . import searchgen
+    from .baselinesearch import alert_stages
+
+    if base is None:
+        base = "\n".join(line.rstrip() for line in detection.data["splunk"]["search"].strip().split("\n"))
+    stages = searchgen.enrichments(detection.data["logic"]) + alert_stages(detection)
+    return "`%s` %s" % (DATA_MACRO, base) + "".join(" | " + stage for stage in stages)
 
 
 def group_fields(detection):
@@ -484,8 +522,10 @@ def savedsearches_conf(detections):
         "# One alert per detection, named by its stable id and shipped disabled. Schedules follow from each\n"
         "# detection's window and the lateness budget of %s (harness/splunk/appbuild.py explains how): an\n"
         "# event indexed up to %s after its eventTime alerts once.\n" % ((_duration_text(LATENESS),) * 2))
+    from .baselinesearch import baseline_stanzas
+
     stanzas = [(stanza_name(d), _schedule_comment(d), saved_search_settings(d))
-               for d in sorted(detections, key=lambda d: d.id)]
+               for d in sorted(detections, key=lambda d: d.id)] + baseline_stanzas(detections)
     _check_unique_names(detections)
     return render_conf(header, stanzas)
 
@@ -585,16 +625,21 @@ def app_conf(version):
 def conf_paths(layout):
     default = layout.addon / "default"
     return {"app": default / "app.conf", "savedsearches": default / "savedsearches.conf",
-            "macros": default / "macros.conf"}
+            "macros": default / "macros.conf", "collections": default / "collections.conf",
+            "transforms": default / "transforms.conf"}
 
 
 @build.generator
 def splunk_confs(layout, detections):
+    from .baselinesearch import collections_conf, transforms_conf
+
     paths = conf_paths(layout)
     return {
         paths["app"]: app_conf(project_version(layout)),
         paths["savedsearches"]: savedsearches_conf(detections),
         paths["macros"]: macros_conf(detections),
+        paths["collections"]: collections_conf(detections),
+        paths["transforms"]: transforms_conf(detections),
     }
 
 

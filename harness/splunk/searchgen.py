@@ -52,6 +52,32 @@ RAW_FIELDS = {
 }
 
 
+# view fields the command reads from what an SPL command before it adds to the events, and that
+# command: ``source_country`` comes from the ``Country`` field of ``iplocation`` (awssignin/geo.py)
+ENRICHMENTS = {"source_country": "iplocation sourceIPAddress"}
+
+
+def fields_read(logic):
+    """Every sign-in view field ``logic`` reads: its predicates, group, distinct field."""
+    from awssignin.predicates import fields_used
+
+    wheres = [s["where"] for s in logic["steps"]] if logic["type"] == "sequence" else [logic["where"]]
+    found = set(logic.get("group_by") or ())
+    for where in wheres:
+        found |= fields_used(where)
+    for step in logic.get("steps") or ():
+        found |= set(step["by"])
+    if logic.get("distinct"):
+        found.add(logic["distinct"])
+    return found
+
+
+def enrichments(logic):
+    """The SPL stages the saved search must run before the command for ``logic`` (in order)."""
+    read = fields_read(logic)
+    return list(dict.fromkeys(stage for field, stage in sorted(ENRICHMENTS.items()) if field in read))
+
+
 def _quoted(value):
     return '"%s"' % value.replace("\\", "\\\\").replace('"', '\\"')
 

@@ -10,7 +10,7 @@ the window state. An event older than what was already released is counted in ``
 
 import heapq
 
-from . import correlate
+from . import baseline, correlate
 from .normalize import from_cloudtrail, from_splunk
 from .predicates import compile_predicate, required_values
 from .timeutil import format_duration, format_time, parse_duration
@@ -43,7 +43,9 @@ class Detection(object):
             self.match = compile_predicate(logic["where"], "logic.where")
             wheres = [logic["where"]]
         self.event_sources = union_of_sources(required_values(w, "event_source") for w in wheres)
-        self.window_seconds = logic.get("window_seconds", 0)
+        # how long events stay relevant to correlation state (the dedup horizon): a new_terms window is
+        # a history, which a second copy of an event can never be new against (baseline.py)
+        self.window_seconds = 0 if kind == "new_terms" else logic.get("window_seconds", 0)
 
     def correlator(self):
         kind = self.logic["type"]
@@ -53,6 +55,8 @@ class Detection(object):
             return correlate.Threshold(self.logic)
         if kind == "sequence":
             return correlate.Sequence(self.logic, self.predicates)
+        if kind == "new_terms":
+            return baseline.NewTerms(self.logic)
         raise ValueError("%s: unknown logic type %r" % (self.id, kind))
 
     def group_of(self, events):
