@@ -149,7 +149,7 @@ def replay(paths, fmt, detection_ids, platform, strict, max_lateness, threshold,
     _summary(err, job, seconds, summary)
     if no_geo:
         err.print(report.markup_safe("not evaluated (no GeoIP database: --geoip FILE or $%s): %s"
-                                     % (geoip.ENV, ", ".join(d.id for d in no_geo))), highlight=False)
+                                     % (geoip.ENV, ", ".join(d.id for d in no_geo))), highlight=False, soft_wrap=True)
     if changes or diff is not None:
         counts = Counter(kind for kind, _, _ in changes)
         err.print(report.markup_safe("compared with %s (%s): %d appear, %d disappear, %d change"
