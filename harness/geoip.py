@@ -6,7 +6,7 @@ the data paths share:
 - The sign-in view (``addon/lib/awssignin/normalize.py``) has ``source_country``: an ISO 3166-1
   alpha-2 code, or None.
   * Splunk: the saved search runs ``iplocation sourceIPAddress`` (no ``prefix=``), which adds the
-    country's *name* as ``Country`` from Splunk's bundled MaxMind database; the engine maps the name
+    country's *name* as ``Country`` from the database Splunk ships; the engine maps the name
     back to its code (``awssignin.geo.CODE_BY_NAME``, MaxMind's English names). A name the table
     does not know stays as written: it still counts as one distinct country; only the value an
     alert shows can then differ from Elastic's (declared in awssignin/geo.py). Distinct counts are

@@ -30,6 +30,9 @@ Malformed input raises SplSyntaxError with the position.
 
 ``compile_search`` turns the text into nested closures once; evaluating a record is then a few dict
 lookups and string comparisons.
+
+``compile_iplocation`` evaluates the arguments of an ``iplocation`` stage (the fields it adds, from
+the GeoIP database in use: see its section below).
 """
 
 from __future__ import annotations
@@ -688,8 +691,8 @@ def split_pipeline(text: str) -> List[Stage]:
 # Search Reference, iplocation (https://help.splunk.com/splunk-enterprise/spl-search-reference/9.4/
 # search-commands/iplocation; SPL2: https://help.splunk.com/en/splunk-enterprise/search/
 # spl2-search-reference/iplocation-command): ``iplocation [prefix=<string>] [allfields=<bool>]
-# [lang=<string>] <ip-address-fieldname>`` looks the address up in a MaxMind database (Splunk
-# bundles GeoLite2-City) and adds City, Country, Region, lat and lon (allfields=true also Continent,
+# [lang=<string>] <ip-address-fieldname>`` looks the address up in a MaxMind-format database (the
+# one Splunk ships; which vendor's data was not verified) and adds City, Country, Region, lat and lon (allfields=true also Continent,
 # MetroCode, Timezone), each name prefixed by ``prefix``. "Because all the information might not
 # be available for each IP address, an event can have empty field values"; "for IP addresses which
 # do not have a location, such as internal addresses, no fields are added". Names come in the

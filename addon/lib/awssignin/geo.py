@@ -1,7 +1,8 @@
 """Where a sign-in came from: the sign-in view's ``source_country`` (engine side, standard library).
 
 The engine never opens a GeoIP database. On Splunk the country arrives as a field: the saved search
-runs ``iplocation sourceIPAddress`` (Splunk's bundled MaxMind database), which adds ``Country``, the
+runs ``iplocation sourceIPAddress`` (the MMDB-format database Splunk ships; whose data it is, MaxMind's
+GeoLite2 or another vendor's, was not verified here), which adds ``Country``, the
 country's *name* in the database's English names (``country.names.en``; Search Reference,
 iplocation, https://help.splunk.com/splunk-enterprise/spl-search-reference/9.4/search-commands/iplocation:
 "the City, Country, Region, _time, lat, and lon fields are added"; "For IP addresses which do not
