@@ -34,9 +34,10 @@ Choices, and the facts they rest on:
 - EQL sequence alerts: Kibana's shell alert holds the fields all building blocks share, so a group
   field whose value differs between members is null.
 
-Streaming. A record whose ``eventSource`` no rule's query pins (``event.provider`` in a top-level
-conjunct, read from the KQL/EQL parse trees) costs a dict lookup: it is never mapped to ECS. A rule
-that does not pin the provider gets every record. Per-document rules keep no state; the simulated
+Streaming. A record whose ``eventSource`` and ``eventName`` no rule's query pins (``event.provider``
+and ``event.action`` in a top-level conjunct, read from the KQL/EQL parse trees) costs a dict lookup:
+it is never mapped to ECS, and a rule only sees the documents its pins allow. A rule that does not
+pin the provider gets every record. Per-document rules keep no state; the simulated
 rules keep only their windows' documents, and with ``max_lateness`` their runs execute once the input
 has moved that many seconds past them (without it, at ``finish()``).
 """
@@ -57,33 +58,36 @@ PLATFORM = "elastic"
 # CloudTrail's delivery delay of each other (a rollover forgets too)
 DEDUP_HORIZON = 3600
 DEDUP_PRUNE_AT = 100000
+ACTION_CACHE = 4096  # (eventSource, eventName) pairs whose rule lists are kept
 PROVIDER = "event.provider"
+ACTION = "event.action"  # eventName, verbatim (ecs.py): pinned like the provider
 
 
 # -- which event.provider values a query pins ----------------------------------------------------
 
-def kql_providers(node):
-    """The event.provider values a KQL tree requires (a frozenset), or None when it does not pin them.
+def kql_providers(node, field=PROVIDER):
+    """The event.provider (or ``field``) values a KQL tree requires (a frozenset), or None when it does
+    not pin them.
 
     Conservative: anything but exact keyword terms in and/or (wildcards, not, ranges) is "not pinned".
     """
     if node.op == "is":
-        field, value = node.args
-        if (isinstance(field, kql.Literal) and field.value == PROVIDER
+        name, value = node.args
+        if (isinstance(name, kql.Literal) and name.value == field
                 and isinstance(value, kql.Literal) and isinstance(value.value, str)):
             return frozenset([value.value])
         return None
     if node.op == "and":
         pinned = None
         for child in node.args:
-            values = kql_providers(child)
+            values = kql_providers(child, field)
             if values is not None:
                 pinned = values if pinned is None else pinned & values
         return pinned
     if node.op == "or":
         union = frozenset()
         for child in node.args:
-            values = kql_providers(child)
+            values = kql_providers(child, field)
             if values is None:
                 return None
             union |= values
@@ -91,46 +95,46 @@ def kql_providers(node):
     return None
 
 
-def _provider_field(node):
-    return isinstance(node, Field) and node.name == PROVIDER
+def _pinned_field(node, field):
+    return isinstance(node, Field) and node.name == field
 
 
 def _string_literal(node):
     return isinstance(node, Literal) and isinstance(node.value, str)
 
 
-def eql_condition_providers(node):
+def eql_condition_providers(node, field=PROVIDER):
     """Like ``kql_providers`` for an EQL condition: ``==`` and ``in`` are case-sensitive exact
     matches in Elasticsearch; ``:``, ``in~`` and patterns are not pinned."""
     if isinstance(node, Compare) and node.op == "==":
         for a, b in ((node.left, node.right), (node.right, node.left)):
-            if _provider_field(a) and _string_literal(b):
+            if _pinned_field(a, field) and _string_literal(b):
                 return frozenset([b.value])
         return None
     if (isinstance(node, InSet) and not node.negated and not node.insensitive
-            and _provider_field(node.expr) and node.values and all(_string_literal(v) for v in node.values)):
+            and _pinned_field(node.expr, field) and node.values and all(_string_literal(v) for v in node.values)):
         return frozenset(v.value for v in node.values)
     if isinstance(node, And):
-        left, right = eql_condition_providers(node.left), eql_condition_providers(node.right)
+        left, right = eql_condition_providers(node.left, field), eql_condition_providers(node.right, field)
         if left is None or right is None:
             return left if right is None else right
         return left & right
     if isinstance(node, Or):
-        left, right = eql_condition_providers(node.left), eql_condition_providers(node.right)
+        left, right = eql_condition_providers(node.left, field), eql_condition_providers(node.right, field)
         if left is None or right is None:
             return None
         return left | right
     return None
 
 
-def eql_providers(query):
+def eql_providers(query, field=PROVIDER):
     """For a parsed EQL query: the event query's pins, or the union over a sequence's stages (and
     ``until``), since a document matters when it can match any of them."""
     if query.kind == "event":
-        return eql_condition_providers(query.event.condition)
+        return eql_condition_providers(query.event.condition, field)
     union = frozenset()
     for stage in list(query.stages) + ([query.until] if query.until is not None else []):
-        values = eql_condition_providers(stage.filter.condition)
+        values = eql_condition_providers(stage.filter.condition, field)
         if values is None:
             return None
         union |= values
@@ -204,6 +208,7 @@ class ElasticRule(object):
                                        category_field=rule.get("event_category_override", "event.category"),
                                        field_type=mapping.field_type)
             self.providers = eql_providers(compiled.query)
+            self.actions = eql_providers(compiled.query, ACTION)
             if compiled.is_sequence:
                 self.kind = "sequence"
                 timestamp_field = rule.get("timestamp_field", "@timestamp")
@@ -220,7 +225,9 @@ class ElasticRule(object):
                 self.match = compiled.match
         else:
             self.match = kql.compile_kql(rule["query"])
-            self.providers = kql_providers(kql.parse(rule["query"]))
+            tree = kql.parse(rule["query"])
+            self.providers = kql_providers(tree)
+            self.actions = kql_providers(tree, ACTION)
         if self.type == "threshold":
             threshold = rule["threshold"]
             fields = threshold.get("field") or []
@@ -350,9 +357,10 @@ class ElasticRules(object):
         for source in sorted(set().union(*[r.providers for r in self.rules if r.providers is not None])):
             by_source[source] = [r for r in self.rules if r.providers is None or source in r.providers]
         self.by_source = by_source
+        self.by_action = {}   # (eventSource, eventName) -> the rules of that source whose query can hold
         self.newest = None
         self.serial = 0
-        self.counts = {"records": 0, "documents": 0, "not mapped (no rule reads the eventSource)": 0,
+        self.counts = {"records": 0, "documents": 0, "not mapped (no rule reads the eventSource and eventName)": 0,
                        "copies rejected by the dedup pipeline": 0}
         # eventID -> @timestamp of the indexed copy, while the awssignin ingest pipeline is modelled
         self.dedup_pipeline = dedup_pipeline
@@ -373,8 +381,18 @@ class ElasticRules(object):
         counts["records"] += 1
         source = record.get("eventSource") if isinstance(record, dict) else None
         targets = self.by_source.get(source, self.unpinned) if isinstance(source, str) else self.unpinned
+        name = record.get("eventName")
+        if targets and isinstance(name, str):
+            # event.action is eventName verbatim (ecs.py), so a rule pinning other actions cannot match
+            key = (source, name)
+            narrowed = self.by_action.get(key)
+            if narrowed is None:
+                narrowed = [r for r in targets if r.actions is None or name in r.actions]
+                if len(self.by_action) < ACTION_CACHE:
+                    self.by_action[key] = narrowed
+            targets = narrowed
         if not targets:
-            counts["not mapped (no rule reads the eventSource)"] += 1
+            counts["not mapped (no rule reads the eventSource and eventName)"] += 1
             return []
         try:
             doc = to_ecs(record)

@@ -12,8 +12,12 @@ from awssignin.geo import from_splunk_country
 from awssignin.normalize import from_cloudtrail
 from awssignin.splunkrows import rows_for
 
+from ..candidates import Candidates
 from .fieldview import FieldViewError, field_view
 from .runner import SplunkLocalRunner, row_to_alert
+
+
+LANE_CACHE = 4096  # (eventSource, eventName) pairs whose lane lists are kept
 
 
 class _Lane(object):
@@ -43,6 +47,10 @@ class SplunkInProcess(object):
             self.lanes.append(_Lane(det, base, engine, filters))
         self.sources = union_of_sources(lane.engine.event_sources for lane in self.lanes)
         self.stats = {"not in the base search": 0, "no field view": 0}
+        # each lane's pinned (eventSource, eventName) pairs: a record outside them fails the lane's
+        # predicate, so it is not run through that lane's base search
+        self.pins = [Candidates([lane.detection]) for lane in self.lanes]
+        self.by_name = {}     # (eventSource, eventName) -> the lanes whose pins allow it
 
     def feed_record(self, record, view=None):
         """``view``: the record's sign-in view when the caller already built it (replay does, to
@@ -52,7 +60,17 @@ class SplunkInProcess(object):
             return []
         fields = None
         alerts = []
-        for lane in self.lanes:
+        name = record.get("eventName")
+        if isinstance(source, str) and isinstance(name, str):
+            lanes = self.by_name.get((source, name))
+            if lanes is None:
+                probe = {"eventSource": source, "eventName": name}
+                lanes = [lane for lane, pins in zip(self.lanes, self.pins) if pins.wants(probe)]
+                if len(self.by_name) < LANE_CACHE:
+                    self.by_name[(source, name)] = lanes
+        else:
+            lanes = self.lanes
+        for lane in lanes:
             if not lane.engine.is_candidate(source):
                 continue
             if fields is None:

@@ -225,10 +225,22 @@ def test_records_no_rule_can_match_never_reach_to_ecs(monkeypatch):
     rules = ElasticRules(list(DETECTIONS.values()))
     for record in records:
         rules.feed_record(record)
-    signin = sum(r["eventSource"] == "signin.amazonaws.com" for r in records)
-    assert len(records) > signin
+    pinned = set().union(*[r.actions for r in rules.rules])
+    signin = sum(r["eventSource"] == "signin.amazonaws.com" and r["eventName"] in pinned for r in records)
+    assert len(records) > signin > 0
     assert calls == ["signin.amazonaws.com"] * signin
-    assert rules.stats["not mapped (no rule reads the eventSource)"] == len(records) - signin
+    assert rules.stats["not mapped (no rule reads the eventSource and eventName)"] == len(records) - signin
+
+
+def test_a_record_whose_event_name_no_rule_pins_never_reaches_to_ecs(monkeypatch):
+    calls = counting_to_ecs(monkeypatch)
+    record = fixture_records("root_console_login/root_success.json")[0]
+    rules = ElasticRules([DETECTIONS["root_console_login"]])
+    assert rules.rules[0].actions == {"ConsoleLogin"}
+    rules.feed_record(dict(record, eventSource="signin.amazonaws.com", eventName="CheckMfa"))
+    assert calls == []
+    rules.feed_record(dict(record, eventSource="signin.amazonaws.com", eventName="ConsoleLogin"))
+    assert calls == ["signin.amazonaws.com"]
 
 
 def test_a_rule_that_does_not_pin_the_provider_gets_every_record(monkeypatch):
@@ -240,7 +252,8 @@ def test_a_rule_that_does_not_pin_the_provider_gets_every_record(monkeypatch):
     assert rules.rules[0].providers is None
     for record in records:
         rules.feed_record(record)
-    assert len(calls) == len(records)
+    # every source; the action is still pinned
+    assert len(calls) == sum(r["eventName"] == "ConsoleLogin" for r in records)
 
 
 @pytest.mark.parametrize("query, pinned", [
