@@ -122,7 +122,7 @@ def measure_replay(path, platform, detections):
 
 def child(args):
     if args.child.startswith("parse-"):
-        n, secs, alerts = measure_parse(args.form, args.input, args.child[len("parse-"):])
+        n, secs, alerts = measure_parse(args.form[0], args.input, args.child[len("parse-"):])
         count = 0
     else:
         platform, detections = args.child.split(":")
