@@ -16,6 +16,16 @@ def layout():
     return Layout(ROOT)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def fixture_geoip():
+    """The GeoIP database ``awssignin test`` uses by default (built from detections/fixtures/geoip.csv,
+    harness/geoip.py), in use for every test: tests that run the detections' fixtures see the
+    countries ``awssignin test`` sees. A test about having no database says ``geoip.use(None)``."""
+    from harness import geoip
+    with geoip.fixture_database(ROOT / "detections" / "fixtures") as geo, geoip.use(geo):
+        yield geo
+
+
 @pytest.fixture
 def geoip_db(tmp_path, monkeypatch):
     """``make({ip or cidr: country code})`` -> the path of a small GeoLite2-City shaped database in

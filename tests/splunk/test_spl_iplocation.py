@@ -59,8 +59,8 @@ def test_prefix_allfields_and_multivalue(geo):
 
 
 def test_without_a_database_adds_nothing():
-    assert geoip.current() is None
-    assert run("sourceIPAddress", {"sourceIPAddress": "203.0.113.7"}) == {"sourceIPAddress": "203.0.113.7"}
+    with geoip.use(None):
+        assert run("sourceIPAddress", {"sourceIPAddress": "203.0.113.7"}) == {"sourceIPAddress": "203.0.113.7"}
 
 
 @pytest.mark.parametrize("args, error", [

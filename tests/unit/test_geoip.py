@@ -74,7 +74,8 @@ def test_raw_records_get_source_country_only_from_the_harness(tmp_path):
     try:
         assert geoip.enrich_view(view, geo)["source_country"] == "DE"
         assert view["source_country"] is None             # a new dict: the reader's view is left alone
-        assert geoip.enrich_view(view) is view            # no database in use: nothing to add
+        with geoip.use(None):
+            assert geoip.enrich_view(view) is view        # no database in use: nothing to add
         with geoip.use(geo):
             assert geoip.enrich_view(from_cloudtrail(_login("10.0.0.1")))["source_country"] is None
     finally:
@@ -161,9 +162,10 @@ def test_unusable_databases_are_errors_naming_the_file(tmp_path):
 def test_for_run_prefers_the_option_then_the_environment_then_the_fixture_table(tmp_path, geoip_db):
     env_db = geoip_db({"203.0.113.0/24": "FR"})            # sets $AWSSIGNIN_GEOIP
     option_db = geodb.table_db(tmp_path, {"203.0.113.0/24": "JP"}, name="option.mmdb")
+    before = geoip.current()
     with geoip.for_run([str(option_db)]) as geo:
         assert geoip.current() is geo and geo.country("203.0.113.7") == "JP"
-    assert geoip.current() is None
+    assert geoip.current() is before
     with geoip.for_run(()) as geo:
         assert geo.country("203.0.113.7") == "FR" and str(env_db) in geo.source
     with geoip.for_run((), Layout().fixtures, environ={}) as geo:
@@ -182,7 +184,8 @@ def _geo_detection():
 def test_without_a_database_geo_tests_are_not_evaluated_never_no_alert(tmp_path):
     layout = Layout()
     dets = _geo_detection()
-    outcomes = run_tests(layout, dets, ["elastic"], workers=1)
+    with geoip.use(None):
+        outcomes = run_tests(layout, dets, ["elastic"], workers=1)
     assert outcomes and {o.status for o in outcomes} == {geoip.NOT_EVALUATED}
     assert all(o.actual == [] and "no GeoIP database" in o.message for o in outcomes)
     junit = tmp_path / "junit.xml"
