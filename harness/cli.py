@@ -147,6 +147,8 @@ def replay(paths, fmt, detection_ids, platform, strict, max_lateness, threshold,
         table.close()
     changes = _print_changes(fmt, diff, compare_rev, revision) if diff is not None else []
     _summary(err, job, seconds, summary)
+    if geo is not None and any(geoip.detection_needs_geo(d) for d in dets):
+        err.print(report.markup_safe("GeoIP: %s" % geo.source), highlight=False, soft_wrap=True)
     if no_geo:
         err.print(report.markup_safe("not evaluated (no GeoIP database: --geoip FILE or $%s): %s"
                                      % (geoip.ENV, ", ".join(d.id for d in no_geo))), highlight=False, soft_wrap=True)

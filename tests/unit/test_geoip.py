@@ -237,4 +237,4 @@ def test_replay_names_the_geo_detections_it_did_not_evaluate(tmp_path):
         result = CliRunner().invoke(main, args + ["--geoip", path])
     alerts = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
     assert result.exit_code == 0 and alerts and {a["detection"] for a in alerts} == {GEO_DETECTION}
-    assert "not evaluated" not in result.output
+    assert "not evaluated" not in result.output and "GeoIP: %s" % path in result.output
