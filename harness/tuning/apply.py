@@ -27,6 +27,7 @@ from awssignin.engine import Detection as EngineDetection
 from awssignin.engine import union_of_sources
 from awssignin.normalize import BadRecord, from_cloudtrail
 
+from ..geoip import enrich_view
 from ..splunk.appbuild import stanza_name
 from ..splunk.macros import MacroError, load_macros
 from ..splunk.runner import RunnerError, SplunkLocalRunner
@@ -46,9 +47,13 @@ class EntryFilter(object):
     def __init__(self, platform, entries):
         self.platform = platform
         self.entries = list(entries)
+        self.enrich = None
         if platform == "splunk":
-            from ..splunk.spl import compile_search
+            from ..splunk.spl import compile_iplocation, compile_search
             self.tests = [(e, compile_search(tuned_splunk.entry_search(e))) for e in self.entries]
+            if any(e.countries for e in self.entries):
+                # a country entry reads the Country field the saved search's iplocation stage adds
+                self.enrich = compile_iplocation("sourceIPAddress")
         elif platform == "elastic":
             self.tests = [(e, tuned_elastic.entry_matcher(e)) for e in self.entries]
         else:
@@ -60,9 +65,12 @@ class EntryFilter(object):
         if self.platform == "splunk":
             from ..splunk.fieldview import FieldViewError, field_view
             try:
-                return field_view(record)
+                fields = field_view(record)
             except FieldViewError:
                 return None
+            if self.enrich is not None:
+                self.enrich(fields)
+            return fields
         from ..elastic.ecs import EcsMappingError, to_ecs
         try:
             return to_ecs(record)
@@ -85,7 +93,8 @@ def _accepts(spec):
 
     def accepts(record, view=None):
         try:
-            return bool(engine_det.match(view if view is not None else from_cloudtrail(record)))
+            # the view with source_country from the GeoIP database in use, as the runs see it
+            return bool(engine_det.match(enrich_view(view if view is not None else from_cloudtrail(record))))
         except BadRecord:
             return False
     return accepts

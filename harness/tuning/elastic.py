@@ -75,6 +75,9 @@ def entry_items(entry):
     if entry.accounts:
         common.append(_values(ECS_FIELDS["account_id"], entry.accounts))
     agents = [_values(ECS_FIELDS["user_agent"], entry.user_agents)] if entry.user_agents else []
+    if entry.countries:
+        # the GeoIP processor's ISO code, what the geo rules read (querygen ECS_FIELDS source_country)
+        common.append(_values(ECS_FIELDS["source_country"], entry.countries))
     if not entry.principals:
         return [common]
     return [common + _principal_entries(p) + agents for p in entry.principals]

@@ -7,7 +7,9 @@ is a ``TuningError`` naming the file, the line and the field (the loader is the 
 own: aliases refused, size and depth bounded, duplicate keys refused).
 
 An entry's conditions are ANDed (``source_ip`` and ``principal``: from one of these addresses AND
-as one of these principals); the values of one condition are ORed. ``user_agent`` narrows a
+as one of these principals); the values of one condition are ORed. ``country`` (GeoIP country codes
+of the source address) narrows a principal or an account: the countries a user or account is
+expected in, for the geo detections. ``user_agent`` narrows a
 principal and is refused on its own: the user agent is whatever the caller sends, so an allowlist
 by user agent alone would let anyone who copies it through.
 """
@@ -19,6 +21,7 @@ from pathlib import Path
 import jsonschema
 
 from awssignin.engine import checked_overrides
+from awssignin.geo import CODE_BY_NAME
 
 from ..detections import DetectionError, _dotted
 from ..yamlload import _load_with_lines
@@ -39,7 +42,7 @@ class Entry(object):
     """One allowlist entry. ``scope`` is None for an entry that applies to every detection, else
     the detection id. ``networks``: ip_network objects (a single address is a /32 or /128)."""
 
-    def __init__(self, name, scope, reason, networks, accounts, principals, user_agents, line):
+    def __init__(self, name, scope, reason, networks, accounts, principals, user_agents, line, countries=()):
         self.name = name
         self.scope = scope
         self.reason = reason
@@ -47,6 +50,7 @@ class Entry(object):
         self.accounts = accounts
         self.principals = principals        # [{"arn": ...}] or [{"account": ..., "user_name": ...}]
         self.user_agents = user_agents
+        self.countries = list(countries)    # ISO codes of source_country (GeoIP), ORed
         self.line = line
 
     @property
@@ -168,6 +172,14 @@ def _friendly_checks(data, fail, by_id):
             if isinstance(value, int) and not isinstance(value, bool):
                 raise fail(field + ".account", "write the account id %r in quotes (\"%012d\"): YAML reads "
                            "it as a number, and would drop leading zeros" % (value, value))
+        if "country" in raw and not any(k in raw for k in ("principal", "account")):
+            raise fail(field + ".country", "a country is allowed only together with a principal or an account "
+                       "(the countries a user or an account is expected in); for a VPN, list its egress "
+                       "addresses under source_ip")
+        for value in _as_list(raw.get("country", [])):
+            if isinstance(value, str) and value not in CODE_BY_NAME.values():
+                raise fail(field + ".country", "%r is not an ISO 3166-1 alpha-2 country code as GeoIP "
+                           "databases write it (US, DE, GB ...)" % value)
         if not any(k in raw for k in ("source_ip", "account", "principal")):
             raise fail(field, "an entry needs at least one of source_ip, account, principal")
         for value in _as_list(raw.get("account", [])):
@@ -237,6 +249,7 @@ def _entry(raw, scope, field, fail, names, line):
             principals.append({"account": p["account"],
                                "user_name": _checked_text(p["user_name"], field + ".principal.user_name", fail)})
     agents = [_checked_text(v, field + ".user_agent", fail) for v in _as_list(raw.get("user_agent", []))]
-    entry = Entry(name, scope, raw.get("reason"), networks, accounts, principals, agents, line)
+    countries = list(_as_list(raw.get("country", [])))
+    entry = Entry(name, scope, raw.get("reason"), networks, accounts, principals, agents, line, countries)
     names[name] = field
     return entry

@@ -167,3 +167,18 @@ def baseline_rows(engine):
                     row["group_" + name] = value
                 rows.append(row)
     return rows
+
+
+def judged_earlier(engine, alert):
+    """True when ``engine`` (a run's evaluation of the events indexed before its slice) already saw
+    the group of a new_terms ``alert`` within the history of the alert's event, before or after it:
+    a group is judged once, on the event indexed first, as Kibana's new_terms finds an earlier-indexed
+    occurrence in its history (awssignin/newbursts.py)."""
+    det, corr = _new_terms(engine, alert["detection"])
+    if corr is None:
+        return False
+    from .timeutil import parse_time
+
+    key = tuple(alert["group"].get(name) for name in det.logic["group_by"])
+    last = corr.last_seen.get(key)
+    return last is not None and last >= parse_time(alert["first_seen"]) - corr.history

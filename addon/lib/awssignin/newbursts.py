@@ -6,7 +6,8 @@ budget, so consecutive runs see the same bursts again. Only the bursts that are 
 returned: the detection is evaluated twice, over every event and over the events indexed before
 T - indexed_within (what the previous run saw, when runs are that far apart), and an alert is kept
 when it holds an event indexed at or after T - indexed_within and shares no event (eventID) with an
-alert of the earlier evaluation. A burst thus fires in the first run that sees it complete, and a
+alert of the earlier evaluation (for a new_terms detection: and its group was not seen in that
+evaluation, awssignin/baseline.py ``judged_earlier``). A burst thus fires in the first run that sees it complete, and a
 later run that sees it again, or sees it grow, stays silent. harness/splunk/appbuild.py (Schedules)
 derives the time ranges; tests/splunk/test_scheduler_model.py shows one alert per burst for events
 indexed up to the lateness budget late.
@@ -15,6 +16,7 @@ An event without a readable ``_indextime`` counts as indexed now: it can make an
 hide one.
 """
 
+from . import baseline
 from .timeutil import parse_duration
 
 
@@ -99,4 +101,5 @@ class NewBursts(object):
                 seen.add((alert["detection"], event_id))
         return [a for a in alerts
                 if any(self._is_new_event(e) for e in a["event_ids"])
-                and not any((a["detection"], e) in seen for e in a["event_ids"])]
+                and not any((a["detection"], e) in seen for e in a["event_ids"])
+                and not baseline.judged_earlier(self.before, a)]
