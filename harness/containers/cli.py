@@ -300,8 +300,14 @@ def test_cmd(ids, platform, build, junit, keep_data, verbose):
     outcome_table(console, outcomes, verbose)
     if junit:
         write_junit(outcomes, junit)
-    failed = [o for o in outcomes if o.status != "pass"]
-    console.print("%d passed, %d failed" % (len(outcomes) - len(failed), len(failed)), highlight=False)
+    from ..geoip import NOT_EVALUATED
+    skipped = [o for o in outcomes if o.status == NOT_EVALUATED]
+    failed = [o for o in outcomes if o.status not in ("pass", NOT_EVALUATED)]
+    if skipped:
+        console.print("%d not evaluated (the geo detections: the live platforms' own GeoIP data does not "
+                      "place the fixtures' addresses)" % len(skipped), highlight=False)
+    console.print("%d passed, %d failed" % (len(outcomes) - len(failed) - len(skipped), len(failed)),
+                  highlight=False)
     console.print("(%d detections on live %s, %.1fs)" % (len(dets), " and ".join(platforms),
                                                           time.perf_counter() - start), highlight=False)
     if failed:

@@ -238,3 +238,18 @@ def test_replay_names_the_geo_detections_it_did_not_evaluate(tmp_path):
     alerts = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
     assert result.exit_code == 0 and alerts and {a["detection"] for a in alerts} == {GEO_DETECTION}
     assert "not evaluated" not in result.output and "GeoIP: %s" % path in result.output
+
+
+def test_live_platforms_do_not_evaluate_the_geo_detections():
+    dets = _geo_detection()
+
+    class Live(object):
+        calls = 0
+
+        def run(self, detection, records, params=None):
+            Live.calls += 1
+            return []
+
+    outcomes = run_tests(Layout(), dets, ["elastic"], runners={"elastic": Live()})
+    assert outcomes and {o.status for o in outcomes} == {geoip.NOT_EVALUATED} and Live.calls == 0
+    assert all("its own GeoIP database" in o.message for o in outcomes)
