@@ -253,3 +253,21 @@ def test_live_platforms_do_not_evaluate_the_geo_detections():
     outcomes = run_tests(Layout(), dets, ["elastic"], runners={"elastic": Live()})
     assert outcomes and {o.status for o in outcomes} == {geoip.NOT_EVALUATED} and Live.calls == 0
     assert all("its own GeoIP database" in o.message for o in outcomes)
+
+
+def test_the_equivalence_check_compares_the_country_the_address_gives():
+    from harness import equivalence, generate
+    from harness.detections import DetectionFile
+    det = _geo_detection()[0]
+    base = equivalence.fixture_records(Layout().fixtures)
+    # the shipped rule agrees with the logic, record by record, over addresses in and out of the database
+    assert not equivalence.check(det, base)
+    query = det.data["elastic"]["query"]
+    dropped = query.replace(" and source.geo.country_iso_code: *", "")
+    assert dropped != query
+    data = dict(det.authored, elastic=dict(det.authored["elastic"], override={
+        "query": dropped, "reason": "a deliberately country-blind query"}))
+    problems = equivalence.check(generate.resolve(DetectionFile(det.path, data, det.lines)), base)
+    assert problems and {p.platform for p in problems} == {"elastic"}
+    addresses = set(json.loads(str(p).split("record: ", 1)[1]).get("sourceIPAddress") for p in problems)
+    assert addresses and not any(geoip.current().country(a) for a in addresses)
