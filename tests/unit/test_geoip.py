@@ -271,3 +271,17 @@ def test_the_equivalence_check_compares_the_country_the_address_gives():
     assert problems and {p.platform for p in problems} == {"elastic"}
     addresses = set(json.loads(str(p).split("record: ", 1)[1]).get("sourceIPAddress") for p in problems)
     assert addresses and not any(geoip.current().country(a) for a in addresses)
+
+
+def test_an_ipv4_only_country_database_answers_ipv6_with_no_country(tmp_path):
+    from mmdb_writer import MMDBWriter
+    from netaddr import IPSet
+    writer = MMDBWriter(ip_version=4, database_type="GeoLite2-Country")
+    writer.insert_network(IPSet(["203.0.113.0/24"]), geodb.country_record("DE"))
+    writer.to_db_file(str(tmp_path / "v4.mmdb"))
+    geo = geoip.open_databases([tmp_path / "v4.mmdb"])
+    try:
+        assert geo.location.kind == "country"
+        assert geo.country("203.0.113.7") == "DE" and geo.country("2001:db8::7") is None
+    finally:
+        geo.close()
