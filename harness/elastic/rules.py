@@ -322,7 +322,8 @@ def kibana_rule(detection, params=None):
         rule["new_terms_fields"] = list(elastic["new_terms_fields"])
         # Kibana's new_terms: a term alerts when it did not occur between history_window_start and the
         # run's from (date math relative to the run), so the history is the logic's window
-        rule["history_window_start"] = "now-" + format_duration(_window_seconds(detection, logic))
+        rule["history_window_start"] = ("now-" + format_duration(_window_seconds(detection, logic))
+                                        if logic["type"] == "new_terms" else elastic["history_window_start"])
 
     rule["required_fields"] = _required_fields(detection, rule)
     problem = schema_problem(rule)

@@ -22,6 +22,11 @@ ALLOWED_WARNINGS = {
     "check_for_python_script_existence": (
         "a notice for every app with Python files (Python 2/3 cross-compatibility); the app is Python 3 only",
         lambda m: "Python files found" in m["message"]),
+    "check_collections_conf": (
+        "a notice for every app with a KV store collection (\"No action required\"): default/collections.conf "
+        "defines the baseline of login_new_country_for_user, kept in the KV store because an app update "
+        "replaces the files of lookups/ (harness/splunk/baselinesearch.py)",
+        lambda m: "App contains collections.conf" in m["message"]),
     "check_for_possible_threading": (
         "subprocess.Popen in the vendored SDK's searchcommands/external_search_command.py, which "
         "searchcommands/__init__.py imports (notes/splunk.md section 3); awssignin never calls it",

@@ -81,3 +81,50 @@ def test_seeds_are_occurrences_and_a_seed_at_or_after_the_event_means_already_ju
     alerts = engine.finish()
     assert [(a["group"]["source_country"]) for a in alerts] == ["DE"]
     assert dict((k[2], t) for k, t in corr.terms()) == {"US": T0, "DE": T0, "FR": T0 + 60}
+
+
+def test_replay_over_a_month_builds_the_baseline_on_both_platforms(tmp_path, geoip_db):
+    """`awssignin replay` over five weeks of one user's daily logins (a log tree, files per day, the
+    records of a file newest first as CloudTrail writes them in no order): the first login, and the
+    trips abroad more than 30 days apart, alert; every other day is known, on Splunk and on Elastic."""
+    import json
+
+    from click.testing import CliRunner
+
+    from harness.cli import main
+
+    geoip_db({"198.51.100.0/24": "US", "203.0.113.0/24": "DE"})
+    root = tmp_path / "AWSLogs" / "111122223333" / "CloudTrail" / "us-east-1" / "2026"
+    expected = set()
+    for day in range(36):
+        records = [login("us-%02d" % day, day, 8, "198.51.100.10")]
+        if day in (3, 35):      # 32 days apart: new again
+            records.append(login("de-%02d" % day, day, 12, "203.0.113.20"))
+            expected.add("de-%02d" % day)
+        folder = root / ("%02d" % (3 + day // 30)) / ("%02d" % (1 + day % 30))
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / ("111122223333_CloudTrail_us-east-1_%02d.json" % day)).write_text(
+            json.dumps({"Records": list(reversed(records))}), encoding="utf-8")
+    expected.add("us-00")
+    result = CliRunner().invoke(main, ["replay", str(tmp_path / "AWSLogs"), "--detections",
+                                       "login_new_country_for_user", "--format", "jsonl"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    alerts = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
+    for platform in ("splunk", "elastic"):
+        assert set(a["event_ids"][0] for a in alerts if a["platform"] == platform) == expected, platform
+
+
+def login(event_id, day, hour, ip):
+    """A successful IAM-user ConsoleLogin of alice on 2026-03-01 + ``day`` at ``hour``."""
+    import datetime
+
+    when = datetime.datetime(2026, 3, 1, hour, tzinfo=datetime.timezone.utc) + datetime.timedelta(days=day)
+    return {
+        "eventVersion": "1.09", "eventTime": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "eventSource": "signin.amazonaws.com", "eventName": "ConsoleLogin", "awsRegion": "us-east-1",
+        "sourceIPAddress": ip, "userAgent": "Mozilla/5.0",
+        "userIdentity": {"type": "IAMUser", "principalId": "AIDAEXAMPLEALICEXXXX", "accountId": "111122223333",
+                         "arn": "arn:aws:iam::111122223333:user/alice", "userName": "alice"},
+        "responseElements": {"ConsoleLogin": "Success"}, "additionalEventData": {"MFAUsed": "Yes"},
+        "eventID": event_id, "eventType": "AwsConsoleSignIn", "recipientAccountId": "111122223333",
+    }
