@@ -35,7 +35,8 @@ GeoIP2 City and Country: ``country.iso_code``, ``country.names.en``, ``continent
 ``city.names.en``, ``subdivisions[]`` from largest to smallest with ``iso_code`` and ``names``,
 ``location.latitude`` / ``longitude``; ASN: ``autonomous_system_number``,
 ``autonomous_system_organization``): MaxMind's database documentation,
-https://dev.maxmind.com/geoip/docs/databases/city-and-country/ and .../asn/.
+https://dev.maxmind.com/geoip/docs/databases/city-and-country/city-binary, and for ASN MaxMind's
+GeoLite2 ASN model (GeoIP2-perl GeoIP2::Model::ASN, https://metacpan.org/pod/GeoIP2::Model::ASN).
 """
 
 import contextlib

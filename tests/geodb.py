@@ -1,7 +1,7 @@
 """Small MaxMind DB files for tests, written with mmdb-writer (the test extra) into tmp_path.
 
-Records follow MaxMind's GeoLite2 layouts (https://dev.maxmind.com/geoip/docs/databases/city-and-country/,
-.../asn/): City/Country records hold ``country.iso_code``, ``country.names.en``,
+Records follow MaxMind's GeoLite2 layouts (https://dev.maxmind.com/geoip/docs/databases/city-and-country/city-binary;
+ASN: https://metacpan.org/pod/GeoIP2::Model::ASN): City/Country records hold ``country.iso_code``, ``country.names.en``,
 ``continent.names.en``, and City also ``city.names.en``, ``subdivisions[]`` (largest first, each
 with ``iso_code`` and ``names.en``) and ``location.latitude`` / ``longitude``; ASN records hold
 ``autonomous_system_number`` and ``autonomous_system_organization``.
