@@ -98,11 +98,15 @@ def baseline_search_text(detection):
 
 
 def bootstrap_search(detection):
-    """What addon/README.md tells an admin to run once, over the history, before enabling the alert."""
+    """What addon/README.md tells an admin to run once, over the history, before enabling the alert and
+    the baseline search: the baseline search over the last ``window`` up to its lag (the hourly runs
+    then absorb every event indexed from one lag before the bootstrap on)."""
     history = detection.data["logic"]["window"]
-    return "%s earliest=-%s@d latest=-%s@m | %s detection=%s %s | outputlookup %s" % (
-        appbuild.search_head(detection), history, _minutes(baseline_lag(detection)), appbuild.COMMAND, detection.id,
-        OUTPUT_OPTION, lookup_name(detection))
+    base = "\n".join(line.rstrip() for line in detection.data["splunk"]["search"].strip().split("\n"))
+    head = appbuild.search_head(detection, "%s earliest=-%s@d latest=-%s@m" % (
+        base, history, _minutes(baseline_lag(detection))))
+    return "%s | %s detection=%s %s | outputlookup %s" % (
+        head, appbuild.COMMAND, detection.id, OUTPUT_OPTION, lookup_name(detection))
 
 
 def baseline_settings(detection):

@@ -3,6 +3,7 @@ KV store lookup appended to the events (``inputlookup append=true``) seed the en
 ``output=baseline`` returns the merged baseline for ``outputlookup`` (harness/splunk/baselinesearch.py)."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -86,3 +87,22 @@ def test_bad_output_options_are_refused_at_getinfo(script, args, message):
     with pytest.raises(ScpError) as err:
         run_command(script, ["detection=%s" % DETECTION] + args, [])
     assert message in str(err.value)
+
+
+def test_the_documented_bootstrap_is_the_generated_one_and_the_baseline_slices_tile_index_time():
+    from harness.detections import load_all
+    from harness.project import Layout
+    from harness.splunk import appbuild, baselinesearch
+
+    layout = Layout(Path(__file__).resolve().parents[2])
+    det = next(d for d in load_all(layout.detections) if d.id == DETECTION)
+    assert baselinesearch.bootstrap_search(det) in (layout.addon / "README.md").read_text(encoding="utf-8")
+    settings = dict(baselinesearch.baseline_settings(det))
+    now = 1775554800
+    start = appbuild.resolve_relative(settings["dispatch.index_earliest"], now)
+    end = appbuild.resolve_relative(settings["dispatch.index_latest"], now)
+    # hourly runs over one hour of index time each: consecutive slices meet
+    assert settings["cron_schedule"] == "0 * * * *" and end - start == 3600
+    # an event enters the baseline only after every alert run that can judge it has run
+    alert = appbuild.schedule(det)
+    assert now - end >= appbuild.SEARCHABLE_DELAY + alert.interval
