@@ -321,7 +321,10 @@ def kibana_rule(detection, params=None):
     elif elastic["type"] == "new_terms":
         rule["new_terms_fields"] = list(elastic["new_terms_fields"])
         # Kibana's new_terms: a term alerts when it did not occur between history_window_start and the
-        # run's from (date math relative to the run), so the history is the logic's window
+        # run's from (date math relative to the run: "If a term is found between the times
+        # history_window_start and from then it will not be classified as a new term", the rule type's
+        # specification, elastic/security-docs#2257; https://www.elastic.co/docs/solutions/security/
+        # detect-and-alert/new-terms), so the history is the logic's window
         rule["history_window_start"] = ("now-" + format_duration(_window_seconds(detection, logic))
                                         if logic["type"] == "new_terms" else elastic["history_window_start"])
 

@@ -7,7 +7,9 @@ hold the older logins that make up the history; replay over a month of logs buil
 and, on Splunk, also seeded from the lookup the app's baseline search maintains (``seed``).
 
 Semantics, the same as Kibana's ``new_terms`` rule type (a term alerts when it did not occur in the
-history window before the run's window, harness/elastic/schedule.py):
+history window before the run's window, harness/elastic/schedule.py; Elastic's docs: new terms rules
+"generate an alert only when the value has never appeared in that baseline period",
+https://www.elastic.co/docs/solutions/security/detect-and-alert/new-terms):
 - a group never seen before alerts: a user's first login from any country is new. Without history
   (the first month of a replay, or a Splunk app whose baseline was not bootstrapped) every group
   alerts once; the saved search's bootstrap (addon/README.md) fills the baseline first;
