@@ -23,7 +23,7 @@ One row per group (``baseline_detection``, ``baseline_group`` as the alert rows'
   entries (seeds), everything else as events.
 - The baseline search (hourly, ``... | awssignin detection=<id> output=baseline | outputlookup
   <lookup>``): the same input, and the command returns the merged baseline (every group's latest time,
-  groups older than the history dropped), which replaces the collection. It reads the index-time slice
+  groups unseen for a year dropped), which replaces the collection. It reads the index-time slice
   [-(lag + interval), -lag) (``baseline_lag``): slices of consecutive runs tile time, so every event enters the baseline
   once, and only that lag after it was indexed, when the alert runs (every 10 minutes, each reading the
   events indexed in its own 10 minutes) have already judged it. Were it absorbed first, the alert would

@@ -75,6 +75,9 @@ class NewTerms(object):
 # -- the Splunk baseline lookup: rows in (seeds), rows out (harness/splunk/baselinesearch.py) ----------
 
 SEED_FIELDS = ("baseline_detection", "baseline_group", "baseline_last_seen")
+# how long the lookup keeps a group: longer than any history the command accepts (window= at most 366
+# days), so a window tuned on the alert alone needs no change to the baseline search
+RETENTION = 366 * 86400
 
 
 def is_seed(record):
@@ -144,8 +147,8 @@ def seed(engine, record):
 
 def baseline_rows(engine):
     """The merged baseline of every new_terms detection the engine runs, as lookup rows: each group's
-    latest time, without groups older than the history before the newest time known (events or
-    seeds). Call after ``engine.finish()``."""
+    latest time, without groups older than RETENTION (or the history, if longer) before the newest
+    time known (events or seeds). Call after ``engine.finish()``."""
     import json
 
     rows = []
@@ -156,7 +159,7 @@ def baseline_rows(engine):
             terms = corr.terms()
             if not terms:
                 continue
-            floor = max(t for _, t in terms) - corr.history
+            floor = max(t for _, t in terms) - max(corr.history, RETENTION)
             names = det.logic["group_by"]
             for key, when in terms:
                 if when < floor:
