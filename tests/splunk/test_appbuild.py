@@ -416,3 +416,13 @@ def test_es_profile_is_written_to_dist_not_into_the_app(tmp_path, detections):
     assert [p.name for p in written] == [appbuild.ES_PROFILE]
     assert written[0].read_text(encoding="utf-8") == appbuild.es_profile_conf(detections)
     assert not (ROOT / "addon" / "default" / appbuild.ES_PROFILE).exists()
+
+
+def test_saved_searches_run_iplocation_exactly_when_the_logic_reads_the_country(detections):
+    from harness import geoip
+    for det in detections:
+        text = appbuild.saved_search_text(det)
+        assert ("| iplocation sourceIPAddress |" in text) == geoip.detection_needs_geo(det), det.id
+        # the enrichment comes before the command, whose required fields hold what it adds
+        if geoip.detection_needs_geo(det):
+            assert text.index("iplocation") < text.index("| awssignin ")
