@@ -16,14 +16,22 @@ def layout():
     return Layout(ROOT)
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="session")
 def fixture_geoip():
-    """The GeoIP database ``awssignin test`` uses by default (built from detections/fixtures/geoip.csv,
-    harness/geoip.py), in use for every test: tests that run the detections' fixtures see the
-    countries ``awssignin test`` sees. A test about having no database says ``geoip.use(None)``."""
+    """The GeoIP database ``awssignin test`` uses by default (built once from
+    detections/fixtures/geoip.csv, harness/geoip.py)."""
     from harness import geoip
-    with geoip.fixture_database(ROOT / "detections" / "fixtures") as geo, geoip.use(geo):
+    with geoip.fixture_database(ROOT / "detections" / "fixtures") as geo:
         yield geo
+
+
+@pytest.fixture
+def geoip_in_use(fixture_geoip):
+    """``fixture_geoip`` in use for the test, as ``awssignin test`` uses it: modules that run the
+    detections' fixtures mark themselves ``pytestmark = pytest.mark.usefixtures("geoip_in_use")``."""
+    from harness import geoip
+    with geoip.use(fixture_geoip):
+        yield fixture_geoip
 
 
 @pytest.fixture

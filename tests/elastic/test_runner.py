@@ -13,6 +13,9 @@ from harness.elastic.runner import (ElasticLocalRunner, ElasticRules, eql_provid
 from harness.project import Layout
 from harness.testing import compare, planned
 
+# the geo detections' fixtures need the GeoIP database awssignin test uses (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("geoip_in_use")
+
 LAYOUT = Layout(ROOT)
 DETECTIONS = dict((d.id, d) for d in load_all(LAYOUT.detections))
 

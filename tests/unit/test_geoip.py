@@ -255,7 +255,7 @@ def test_live_platforms_do_not_evaluate_the_geo_detections():
     assert all("its own GeoIP database" in o.message for o in outcomes)
 
 
-def test_the_equivalence_check_compares_the_country_the_address_gives():
+def test_the_equivalence_check_compares_the_country_the_address_gives(geoip_in_use):
     from harness import equivalence, generate
     from harness.detections import DetectionFile
     det = _geo_detection()[0]
