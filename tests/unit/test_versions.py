@@ -17,11 +17,15 @@ from harness.splunk import appbuild
 
 @pytest.fixture
 def project(tmp_path, layout):
-    """A copy of the project (detections with the lock, addon, setup.cfg) to change freely."""
+    """A copy of the project (detections, addon, setup.cfg) to change freely, its lock re-recorded
+    with every detection at version 1 so that the tests below do not depend on the pack's history."""
     for part in ("detections", "addon"):
         shutil.copytree(layout.root / part, tmp_path / part, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(layout.root / "setup.cfg", tmp_path / "setup.cfg")
-    return Layout(tmp_path)
+    copy = Layout(tmp_path)
+    versions.lock_path(copy.detections).unlink()
+    versions.bump(copy, load_all(copy.detections), None, "initial release")
+    return copy
 
 
 def by_id(dets):
