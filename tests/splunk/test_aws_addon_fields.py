@@ -21,6 +21,9 @@ from harness.splunk.fieldview import FieldViewError, field_view
 from harness.splunk.runner import SplunkLocalRunner
 from harness.testing import compare, fixture_records
 
+# the geo detections' fixtures need the GeoIP database awssignin test uses (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("geoip_in_use")
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -41,6 +41,9 @@ from harness.splunk.fieldview import field_view
 from harness.splunk.runner import SplunkLocalRunner, row_to_alert
 from harness.testing import fixture_records
 
+# the geo detections' fixtures need the GeoIP database awssignin test uses (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("geoip_in_use")
+
 ROOT = Path(__file__).resolve().parents[2]
 LATENESS = appbuild.LATENESS
 SKEWS = (0, 97)           # seconds allow_skew may shift a search's runs by
