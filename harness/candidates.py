@@ -49,7 +49,8 @@ class Candidates(object):
                     by_source.setdefault(s, set()).update(names)
         self.by_source = dict((s, frozenset(n)) for s, n in by_source.items() if s not in self.free_sources)
         self.sources = frozenset(self.free_sources) | frozenset(self.by_source)
-        self.unpinned_sources = [n for s, n in self.pins if s is None]  # name pins that hold for any source
+        # name pins that hold for any source (a predicate pinning neither makes ``any`` true)
+        self.unpinned_sources = [n for s, n in self.pins if s is None and n is not None]
         self.any_source_names = frozenset().union(*self.unpinned_sources) if self.unpinned_sources else frozenset()
 
     def wants(self, record):

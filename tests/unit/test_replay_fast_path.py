@@ -88,3 +88,35 @@ def test_a_damaged_line_without_pinned_values_is_reported_when_every_line_is_par
     assert every.not_read() == 1 and every.stats()["records read"] == 2
     fast = Replay(layout, load_all(layout.detections), ["splunk", "elastic"]).run([str(path)])
     assert fast.stats()["records read"] + fast.stats()["lines not parsed"] + fast.not_read() == 3
+
+
+class _Logic(object):
+    """A detection as Candidates reads it: its logic only."""
+
+    def __init__(self, logic):
+        self.data = {"logic": logic}
+
+
+def test_candidates_follow_each_predicate_s_pins():
+    from harness.candidates import Candidates
+
+    pinned = _Logic({"type": "event", "where": {"all": [
+        {"field": "event_source", "equals": "iam.amazonaws.com"},
+        {"field": "event_name", "in": ["CreateLoginProfile", "UpdateLoginProfile"]}]}})
+    source_only = _Logic({"type": "event", "where": {"field": "event_source", "equals": "sts.amazonaws.com"}})
+    c = Candidates([pinned, source_only])
+    assert c.wants({"eventSource": "iam.amazonaws.com", "eventName": "CreateLoginProfile"})
+    assert not c.wants({"eventSource": "iam.amazonaws.com", "eventName": "ListUsers"})
+    assert c.wants({"eventSource": "sts.amazonaws.com", "eventName": "AssumeRole"})
+    assert not c.wants({"eventSource": "s3.amazonaws.com", "eventName": "CreateLoginProfile"})
+    # a malformed name under a pinned source is validated (and so reported), not passed over
+    assert c.wants({"eventSource": "iam.amazonaws.com", "eventName": ["CreateLoginProfile"]})
+    assert c.needles() == ('"CreateLoginProfile"', '"UpdateLoginProfile"', '"sts.amazonaws.com"')
+    # a predicate that pins the name only: any source
+    by_name = Candidates([_Logic({"type": "event", "where": {"field": "event_name", "equals": "ConsoleLogin"}})])
+    assert by_name.wants({"eventSource": "example.amazonaws.com", "eventName": "ConsoleLogin"})
+    assert not by_name.wants({"eventSource": "example.amazonaws.com", "eventName": "GetObject"})
+    assert by_name.needles() == ('"ConsoleLogin"',)
+    # a predicate that pins nothing: every record is a candidate and no line is passed over
+    anything = Candidates([pinned, _Logic({"type": "event", "where": {"field": "user", "exists": True}})])
+    assert anything.wants({"eventSource": "s3.amazonaws.com"}) and anything.needles() is None
