@@ -120,3 +120,18 @@ def test_candidates_follow_each_predicate_s_pins():
     # a predicate that pins nothing: every record is a candidate and no line is passed over
     anything = Candidates([pinned, _Logic({"type": "event", "where": {"field": "user", "exists": True}})])
     assert anything.wants({"eventSource": "s3.amazonaws.com"}) and anything.needles() is None
+
+
+def test_every_kibana_rule_pins_no_wider_than_its_detection_s_logic():
+    """What lets replay pass over records outside the logic's pins: the generated Kibana rule of
+    every shipped detection pins event.provider and event.action to (a subset of) the same values,
+    so no record outside them can match on Elastic either."""
+    from harness.candidates import Candidates
+    from harness.elastic.runner import ElasticRule
+
+    for det in load_all(Layout(ROOT).detections):
+        pins = Candidates([det])
+        rule = ElasticRule(det)
+        assert rule.providers is not None and rule.actions is not None, det.id
+        assert rule.providers <= pins.sources and rule.actions <= frozenset().union(
+            *[n for _, n in pins.pins if n is not None]), det.id
