@@ -11,6 +11,9 @@ from harness.detections import DetectionFile, load_all
 from harness.project import Layout
 from harness.testing import run_tests
 
+# the geo detections' fixtures need the GeoIP database awssignin test uses (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("geoip_in_use")
+
 from fixturedata import ROOT
 
 

@@ -21,6 +21,9 @@ from harness.project import Layout
 from harness.realday import generate_day
 from harness.replay import Replay
 
+# the geo detections' fixtures need the GeoIP database awssignin test uses (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("geoip_in_use")
+
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "detections" / "fixtures"
 
