@@ -194,6 +194,8 @@ def _geoip_run(files, fixtures_dir=None):
             manager = geoip.for_run(files, fixtures_dir)
             geo = manager.__enter__()
         except geoip.GeoIPError as e:
+            if not files and not geoip.paths_from_env():   # the fixture table's database
+                raise click.ClickException(str(e))
             raise click.BadParameter(str(e), param_hint="--geoip / $%s" % geoip.ENV)
         try:
             yield geo

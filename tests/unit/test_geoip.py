@@ -285,3 +285,14 @@ def test_an_ipv4_only_country_database_answers_ipv6_with_no_country(tmp_path):
         assert geo.country("203.0.113.7") == "DE" and geo.country("2001:db8::7") is None
     finally:
         geo.close()
+
+
+def test_a_broken_fixture_table_is_an_error_naming_its_row(tmp_path):
+    import shutil
+    root = tmp_path / "project"
+    shutil.copytree(str(Layout().root / "detections"), str(root / "detections"))
+    table = root / "detections" / "fixtures" / geoip.FIXTURE_TABLE
+    table.write_text(table.read_text(encoding="utf-8") + "203.0.113.0/33,DE,Germany,,,,,,\n", encoding="utf-8")
+    with pytest.raises(geoip.GeoIPError, match=r"geoip.csv: row \d+: ip_or_cidr"):
+        with geoip.for_run((), root / "detections" / "fixtures", environ={}):
+            pass
