@@ -255,6 +255,10 @@ class Replay(object):
                "validated": self.counts["validated"],
                "not validated": self.counts["not validated"],
                "lines not parsed": self.reader.stats["lines not parsed"] if self.reader else 0}
+        for key, value in sorted(self.reader.stats.items() if self.reader else ()):
+            # what the reader left out on purpose: digests, other S3 objects, records outside --since...
+            if key not in ("records", "files", "lines not parsed") and value:
+                out[key] = value
         if self.counts["duplicates"]:
             out["copies dropped (an eventID already read)"] = self.counts["duplicates"]
         if self.sorter is not None:

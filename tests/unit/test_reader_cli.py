@@ -135,3 +135,19 @@ def test_every_form_of_the_same_records_gives_the_same_alerts(tmp_path):
     for source in ("export.json", "lookup-events.json", "trail.log"):
         assert alerts(tmp_path / source) == expected, source
     assert alerts("-", input=io.BytesIO(stdin)) == expected
+
+
+def test_the_summary_counts_records_the_selection_left_out(tmp_path):
+    # --since leaves records out on purpose: they are neither skips nor silently gone
+    records = [{"eventVersion": "1.08", "eventTime": t, "eventSource": "signin.amazonaws.com",
+                "eventName": "ConsoleLogin", "eventID": "id-%d" % n, "awsRegion": "us-east-1",
+                "recipientAccountId": "111122223333", "sourceIPAddress": "198.51.100.7",
+                "userIdentity": {"type": "Root", "accountId": "111122223333",
+                                 "arn": "arn:aws:iam::111122223333:root"},
+                "responseElements": {"ConsoleLogin": "Success"}, "additionalEventData": {"MFAUsed": "No"}}
+               for n, t in enumerate(["2026-01-01T10:00:00Z", "2026-03-01T10:00:00Z"])]
+    path = tmp_path / "two.json"
+    path.write_text(json.dumps({"Records": records}), encoding="utf-8")
+    result, _ = run("replay", path, "--since", "2026-02-01", "--format", "jsonl", "--strict")
+    assert result.exit_code == 0, result.stderr
+    assert "records outside the selection: 1" in result.stderr
