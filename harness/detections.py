@@ -50,7 +50,7 @@ def validator():
 
 
 # the YAML loading (aliases refused, size and depth bounded, line of every field) lives in yamlload
-from .yamlload import _load_with_lines  # noqa: E402
+from .yamlload import load_with_lines  # noqa: E402
 
 
 def _dotted(path_items):
@@ -121,7 +121,7 @@ def load_file(path, fixtures_dir=None):
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as err:
         raise DetectionError(path, "", "not UTF-8 text (%s)" % err)
-    data, lines = _load_with_lines(text, path)
+    data, lines = load_with_lines(text, path)
     if not isinstance(data, dict):
         raise DetectionError(path, "", "a detection file must be a YAML mapping")
     det = DetectionFile(path, data, lines)
@@ -170,7 +170,7 @@ def _expand_uses(det):
             if not _ID.match(other_id) or not other.is_file():
                 raise det.error(field, "no detection %r (no file %s)" % (other_id, other))
             try:
-                data, _ = _load_with_lines(other.read_text(encoding="utf-8"), other)
+                data, _ = load_with_lines(other.read_text(encoding="utf-8"), other)
             except (DetectionError, UnicodeDecodeError) as err:
                 raise det.error(field, "cannot read %s: %s" % (other, err))
             where = ((data or {}).get("logic") or {}).get("where") if isinstance(data, dict) else None

@@ -39,7 +39,7 @@ def _child_path(path, parent, index):
 class _LineLoader(yaml.SafeLoader):
     """SafeLoader that refuses aliases, bounds nesting, and reports bad scalars with their line.
 
-    ``_load_with_lines`` records the line of every mapping key and sequence item, by dotted path.
+    ``load_with_lines`` records the line of every mapping key and sequence item, by dotted path.
     """
 
     def __init__(self, stream, file=""):
@@ -83,7 +83,7 @@ def _excerpt(node):
     return value if len(value) <= 40 else value[:37] + "..."
 
 
-def _load_with_lines(text, file):
+def load_with_lines(text, file):
     """``(data, lines)``: the parsed document and {dotted path: 1-based line} of every field."""
     if len(text) > MAX_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
         raise _error(file, "", "the file is larger than %d bytes (%d KiB); a detection file "

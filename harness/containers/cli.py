@@ -124,7 +124,7 @@ def record_splunk_version(env_path, choice):
     if recorded != tag:
         values[SPLUNK_VERSION] = tag
         # secrets.set_setting accepts only ports and the package name; the writer keeps the file private
-        secrets._write_private(env_path, values)
+        secrets.write_private(env_path, values)
     return tag
 
 

@@ -106,7 +106,7 @@ def read_env_file(path):
     return values
 
 
-def _write_private(path, values):
+def write_private(path, values):
     """Write the env file atomically with mode 0600 (the temporary file is private from the start)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -150,7 +150,7 @@ def ensure_env_file(path, root=None):
         values[name] = fresh[name]
     mode_wrong = path.exists() and (os.stat(str(path)).st_mode & 0o077)
     if created or mode_wrong:
-        _write_private(path, values)
+        write_private(path, values)
     return values, created
 
 
@@ -165,7 +165,7 @@ def set_setting(path, name, value):
     values = read_env_file(path) if Path(path).exists() else {}
     if values.get(name) != value:
         values[name] = value
-        _write_private(path, values)
+        write_private(path, values)
     return values
 
 

@@ -523,7 +523,7 @@ def packaged_stanzas(layout):
     stanza whose search runs ``awssignin detection=<id>``), read with the local runner's reader."""
     from ..splunk.runner import RunnerError, SplunkLocalRunner
     try:
-        found = SplunkLocalRunner(layout)._searches_in_conf()
+        found = SplunkLocalRunner(layout).searches_in_conf()
     except RunnerError as err:
         raise SplunkError(str(err))
     out = {}

@@ -557,7 +557,7 @@ def exit_code(results, check=False):
 # The command
 # ----------------------------------------------------------------------------------------------
 
-def _default_rules_path():
+def default_rules_path():
     """dist/elastic/rules.ndjson, built afresh from the detection files (cheap, and never stale)."""
     from ..detections import DetectionError, load_all
     from ..project import Layout, ProjectNotFound
@@ -652,7 +652,7 @@ def deploy_elastic(kibana_url, space, targets_file, rules_file, deadline, ca_cer
         if targets_file and (source("kibana_url") == click.core.ParameterSource.COMMANDLINE or space):
             raise DeployError("--targets names the Kibanas and spaces: drop --kibana-url and --space")
         jobs = target_jobs(targets_file, kibana_url, space, index, ca_cert, insecure)
-        rules = read_rules(rules_file or _default_rules_path())
+        rules = read_rules(rules_file or default_rules_path())
         resolve_enable_ids(rules, enable_rules)
         hook = tuned(rules, tuning_file) if tuning_file else None
         if not dry_run:

@@ -233,7 +233,7 @@ def message_of(body):
     return ""
 
 
-def _connection_reason(text):
+def connection_reason(text):
     lowered = text.lower()
     if "refused" in lowered:
         return "connection refused"
@@ -245,7 +245,7 @@ def _connection_reason(text):
     return "connection failed"
 
 
-def _tls_reason(text):
+def tls_reason(text):
     match = re.search(r"certificate verify failed: ([^()'\"\]]+)", text)
     if match:
         return "certificate verify failed: " + match.group(1).strip()
@@ -328,7 +328,7 @@ class KibanaClient(object):
             if self.expired:
                 raise self._deadline_error(what)
             raise DeployError("%s: TLS verification of %s failed (%s); use --ca-cert FILE for a private CA, "
-                              "or --insecure to skip verification" % (what, self.origin, self.clean(_tls_reason(str(err)))))
+                              "or --insecure to skip verification" % (what, self.origin, self.clean(tls_reason(str(err)))))
         except requests.exceptions.Timeout:
             if self.expired or self.remaining() <= 0:
                 raise self._deadline_error(what)
@@ -338,7 +338,7 @@ class KibanaClient(object):
                 raise self._deadline_error(what)
             if isinstance(err, requests.exceptions.ConnectionError):
                 raise DeployError("%s: cannot connect to Kibana at %s: %s" % (what, self.origin,
-                                                                             _connection_reason(str(err))))
+                                                                             connection_reason(str(err))))
             raise DeployError("%s: request to %s failed: %s" % (what, self.origin, self.clean(err)))
 
     def _read(self, response, what):

@@ -145,7 +145,7 @@ def status(kibana_url, space, targets_file, rules_file, deadline, ca_cert, insec
     try:
         if kibana_url or targets_file or not splunk_url:
             jobs = D.target_jobs(targets_file, kibana_url, space, ca_cert=ca_cert, insecure=insecure)
-            rules = D.read_rules(rules_file or D._default_rules_path())
+            rules = D.read_rules(rules_file or D.default_rules_path())
             hook = D.tuned(rules, tuning_file) if tuning_file else None
             results = D.run_jobs(jobs, bool(targets_file), rules=rules, dry_run=True, deadline=deadline,
                                  tuning=hook)

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import List, Optional
 
 from ..detections import DetectionError
-from ..yamlload import _load_with_lines
+from ..yamlload import load_with_lines
 from .kibana_api import DeployError
 
 KEYS = {"name", "kibana_url", "space", "index", "api_key_env", "username_env", "password_env", "ca_cert",
@@ -63,7 +63,7 @@ def load_targets(path):
     except (OSError, UnicodeDecodeError) as err:
         raise DeployError("cannot read the targets file %s: %s" % (path, getattr(err, "strerror", None) or err))
     try:
-        data, lines = _load_with_lines(text, path)
+        data, lines = load_with_lines(text, path)
     except DetectionError as err:
         raise DeployError(str(err))
     if not isinstance(data, list) or not data:

@@ -59,7 +59,7 @@ import requests
 import requests.auth
 
 from ..elastic.kibana_api import ERROR_BODY_LIMIT, MESSAGE_LIMIT, Scrubber, basic_auth
-from ..elastic.kibana_api import _connection_reason as connection_reason, _tls_reason as tls_reason
+from ..elastic.kibana_api import connection_reason, tls_reason
 
 ENV_TOKEN = "SPLUNK_TOKEN"
 ENV_USERNAME = "SPLUNK_USERNAME"

@@ -113,7 +113,7 @@ class SplunkLocalRunner(object):
                 raise RunnerError(str(err))
         return self._macros
 
-    def _searches_in_conf(self):
+    def searches_in_conf(self):
         """{detection id: [(stanza, search)]} for every stanza whose search runs the command."""
         if self._conf_searches is None:
             found = {}
@@ -156,7 +156,7 @@ class SplunkLocalRunner(object):
         """The detection's saved search (unexpanded). Raises RunnerError when the shipped conf is
         ambiguous or disagrees with the detection file."""
         expected = saved_search_text(detection)
-        entries = self._searches_in_conf().get(detection.id, [])
+        entries = self.searches_in_conf().get(detection.id, [])
         if not entries:
             return expected
         if len(entries) > 1:

@@ -24,7 +24,7 @@ from awssignin.engine import checked_overrides
 from awssignin.geo import CODE_BY_NAME
 
 from ..detections import DetectionError, _dotted
-from ..yamlload import _load_with_lines
+from ..yamlload import load_with_lines
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "tuning.schema.json"
 PARAMETERS = ("threshold", "window")
@@ -116,7 +116,7 @@ def load(path, detections):
     except (OSError, UnicodeDecodeError) as err:
         raise TuningError(path, "", "cannot read the tuning file: %s" % err)
     try:
-        data, lines = _load_with_lines(text, path)
+        data, lines = load_with_lines(text, path)
     except DetectionError as err:
         raise TuningError(err.file, err.field, err.message, err.line)
     return parse(data, lines, path, detections)

@@ -90,7 +90,7 @@ class Scheduler(object):
         self.command = command
         self.minutes = appbuild.cron_minutes(stanza["cron_schedule"])
         runner = SplunkLocalRunner(layout)
-        runner._searches_in_conf()  # the stanza's own search is what runs (checked against the detection)
+        runner.searches_in_conf()  # the stanza's own search is what runs (checked against the detection)
         _, self.base, (args, _), self.filters = runner.plan(detection)
         self.options = dict(a.split("=", 1) for a in args if "=" in a)
         self.suppressed_until = {}

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from harness.detections import DetectionError, load_file
-from harness.yamlload import MAX_BYTES, _load_with_lines
+from harness.yamlload import MAX_BYTES, load_with_lines
 
 ROOT = Path(__file__).resolve().parents[2]
 DETECTIONS = ROOT / "detections"
@@ -101,11 +101,11 @@ def test_a_scalar_yaml_cannot_convert_is_an_error_at_its_line(tmp_path):
 
 
 def test_line_tracking_and_duplicate_keys_are_kept():
-    data, lines = _load_with_lines("a:\n  b: [1, {c: 2}]\nd: 3\n", "f.yml")
+    data, lines = load_with_lines("a:\n  b: [1, {c: 2}]\nd: 3\n", "f.yml")
     assert data == {"a": {"b": [1, {"c": 2}]}, "d": 3}
     assert lines == {"": 1, "a": 1, "a.b": 2, "a.b[0]": 2, "a.b[1]": 2, "a.b[1].c": 2, "d": 3}
     with pytest.raises(DetectionError) as err:
-        _load_with_lines("a: 1\nb: 2\na: 3\n", "f.yml")
+        load_with_lines("a: 1\nb: 2\na: 3\n", "f.yml")
     assert (err.value.field, err.value.line, err.value.message) == ("a", 3, "duplicate key")
 
 
@@ -280,7 +280,7 @@ def test_lint_reports_a_deep_splunk_search_with_file_and_line(tmp_path, layout, 
                    % (search, REASON))
     det = load_file(path, tmp_path / "fixtures")
     # as if the pull request had also rebuilt savedsearches.conf
-    monkeypatch.setattr(runner.SplunkLocalRunner, "_searches_in_conf", lambda self: {})
+    monkeypatch.setattr(runner.SplunkLocalRunner, "searches_in_conf", lambda self: {})
     assert_one_problem(lint_searches(layout, [det]), path, "splunk.search", "more than 64 levels deep")
 
 
