@@ -64,8 +64,19 @@ def is_per_event(detection):
     return detection.data["logic"]["type"] == "event"
 
 
-def platform_processor(platform, layout, detections, overrides, ordered):
-    """``ordered``: the records come sorted (correlations); else as read (per-event detections)."""
+class PerRecord(object):
+    """What a processor computes from a record and another processor of the same run can reuse (the
+    Elastic lanes' ECS document): ``current`` is the memo of the record being fed, set by replay before
+    it feeds a record; a correlation candidate carries its memo through the sorter."""
+    __slots__ = ("current",)
+
+    def __init__(self):
+        self.current = None
+
+
+def platform_processor(platform, layout, detections, overrides, ordered, per_record=None):
+    """``ordered``: the records come sorted (correlations); else as read (per-event detections).
+    ``per_record``: the run's PerRecord, shared by its processors."""
     ids = set(d.id for d in detections)
     overrides = dict((k, v) for k, v in (overrides or {}).items() if k in ids) or None
     if platform == "splunk":
@@ -74,7 +85,7 @@ def platform_processor(platform, layout, detections, overrides, ordered):
                                ORDERED_SLACK if ordered else EVENT_DEDUP_HORIZON, reorder=False)
     if platform == "elastic":
         from .elastic.runner import ElasticRules
-        return ElasticRules(detections, overrides, ORDERED_SLACK)
+        return ElasticRules(detections, overrides, ORDERED_SLACK, per_record=per_record)
     raise ValueError("unknown platform %r" % platform)
 
 
@@ -116,10 +127,13 @@ class Replay(object):
         self.ordered_lanes = []
         every = []
         matchers = []
-        make = platform_processor
+        per_record = self.per_record = PerRecord()
+
+        def make(platform, layout, detections, overrides, ordered):
+            return platform_processor(platform, layout, detections, overrides, ordered, per_record)
         if tuning is not None:   # the site tuning file (harness/tuning/apply.py) in front of each processor
             from .tuning.apply import replay_processor_factory
-            make = replay_processor_factory(tuning, platform_processor)
+            make = replay_processor_factory(tuning, make)
         for name, lay, dets in [(None, layout, detections)] + list(variants):
             events = [d for d in dets if is_per_event(d)]
             others = [d for d in dets if not is_per_event(d)]
@@ -151,15 +165,19 @@ class Replay(object):
             for lane in self.event_lanes:
                 self._emit(lane, lane.processor.finish())
             lanes = self.ordered_lanes
+            per_record = self.per_record
             for entry in sorter.sorted():
                 record, view = entry[3], entry[4]
+                per_record.current = entry[5]
                 for lane in lanes:
                     alerts = lane.processor.feed_record(record, view)
                     if alerts:
                         self._emit(lane, alerts)
+            per_record.current = None
             for lane in lanes:
                 self._emit(lane, lane.processor.finish())
         finally:
+            self.per_record.current = None
             sorter.close()
             seen.close()
         if progress is not None:
@@ -173,6 +191,7 @@ class Replay(object):
         counts = self.counts
         emit = self._emit
         geo = geoip.current()   # the views get source_country from the GeoIP database in use
+        per_record = self.per_record
         serial = 0
         for record, location in reader:
             serial += 1
@@ -199,14 +218,17 @@ class Replay(object):
                 # within its own memory; dropped here once for both (harness/seenids.py)
                 counts["duplicates"] += 1
                 continue
+            memo = per_record.current = {}
             for lane in event_lanes:
                 alerts = lane.processor.feed_record(record, view)
                 if alerts:
                     emit(lane, alerts)
             for match in matchers:
                 if match(view):
-                    sorter.add((view["event_time"], view["event_id"], serial, record, view, location))
+                    # the memo goes along (pickled with the entry if it is written to disk)
+                    sorter.add((view["event_time"], view["event_id"], serial, record, view, memo, location))
                     break
+        per_record.current = None
 
     def _emit(self, lane, alerts):
         if lane.variant is not None:

@@ -332,6 +332,21 @@ class ElasticRule(object):
 
 # -- every rule over a stream -------------------------------------------------------------------
 
+MEMO_KEY = "elastic document"
+
+
+def _indexed_document(record):
+    """``(document, @timestamp in epoch seconds)`` as indexed, or the EcsMappingError. Never changed
+    after this (rules only read documents), so processors may share it."""
+    try:
+        doc = to_ecs(record)
+    except EcsMappingError as err:
+        return err
+    # indexed as it occurs: Fleet's final pipeline would stamp the indexing time
+    doc["event"]["ingested"] = doc["@timestamp"]
+    return doc, parse_time(doc["@timestamp"])
+
+
 class ElasticRules(object):
     """Every detection's Kibana rule over a stream of raw CloudTrail records (``replay``).
 
@@ -340,8 +355,12 @@ class ElasticRules(object):
     ``strict``: raise on a record that cannot be mapped to ECS instead of counting it.
     """
 
-    def __init__(self, detections, overrides=None, max_lateness=None, strict=False, dedup_pipeline=True):
+    def __init__(self, detections, overrides=None, max_lateness=None, strict=False, dedup_pipeline=True,
+                 per_record=None):
         overrides = overrides or {}
+        # replay's PerRecord (harness/replay.py): its ``current`` dict is the record being fed's memo,
+        # shared by every processor of the run, so a record is mapped to ECS once for all lanes
+        self.per_record = per_record
         known = set(d.id for d in detections)
         unknown = sorted(set(overrides) - known)
         if unknown:
@@ -394,21 +413,23 @@ class ElasticRules(object):
         if not targets:
             counts["not mapped (no rule reads the eventSource and eventName)"] += 1
             return []
-        try:
-            doc = to_ecs(record)
-        except EcsMappingError as err:
+        memo = self.per_record.current if self.per_record is not None else None
+        mapped = memo.get(MEMO_KEY) if memo is not None else None
+        if mapped is None:
+            mapped = _indexed_document(record)
+            if memo is not None:
+                memo[MEMO_KEY] = mapped
+        if isinstance(mapped, EcsMappingError):
             if self.strict:
-                raise
-            key = "unmappable (%s)" % err.field
+                raise mapped
+            key = "unmappable (%s)" % mapped.field
             counts[key] = counts.get(key, 0) + 1
             return []
-        ts = parse_time(doc["@timestamp"])
+        doc, ts = mapped
         if self.dedup_pipeline and self._rejected(doc["event"].get("id"), ts):
             counts["copies rejected by the dedup pipeline"] += 1
             return []
         counts["documents"] += 1
-        # indexed as it occurs: Fleet's final pipeline would stamp the indexing time
-        doc["event"]["ingested"] = doc["@timestamp"]
         self.serial += 1
         alerts = []
         for rule in targets:
