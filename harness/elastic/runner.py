@@ -45,7 +45,7 @@ has moved that many seconds past them (without it, at ``finish()``).
 import itertools
 
 from awssignin.engine import checked_overrides
-from awssignin.timeutil import format_time, parse_duration, parse_time
+from awssignin.timeutil import MAX_EPOCH, format_time, parse_duration, parse_time
 
 from . import eql, kql, mapping, querygen, rules
 from .ecs import EcsMappingError, get_field, to_ecs
@@ -344,7 +344,18 @@ def _indexed_document(record):
         return err
     # indexed as it occurs: Fleet's final pipeline would stamp the indexing time
     doc["event"]["ingested"] = doc["@timestamp"]
-    return doc, parse_time(doc["@timestamp"])
+    return doc, _timestamp_seconds(doc["@timestamp"])
+
+
+def _timestamp_seconds(stamp):
+    """``parse_time(stamp)`` for the @timestamp ecs.py writes (yyyy-MM-ddTHH:mm:ss.SSSZ): the whole
+    seconds through parse_time's cached-day path (the fractional form takes its regular expression),
+    the fraction added as parse_time adds it (int + float, one rounding), so the value is the same."""
+    if len(stamp) == 24 and stamp[19] == "." and stamp[23] == "Z":
+        ts = parse_time(stamp[:19] + "Z") + float(stamp[19:23])
+        if ts < MAX_EPOCH:
+            return ts
+    return parse_time(stamp)
 
 
 class ElasticRules(object):
@@ -439,7 +450,11 @@ class ElasticRules(object):
         if self.max_lateness is not None and self.scheduled:
             upto = self.newest - self.max_lateness
             for rule in self.scheduled:
-                alerts.extend(rule.advance(upto))
+                # a rule with no run due executes nothing, and its burst horizon has not moved since
+                # its last run, so its advance would return nothing
+                due = rule.sim.next_run
+                if due is not None and due <= upto:
+                    alerts.extend(rule.advance(upto))
         return alerts
 
     def _rejected(self, event_id, ts):
