@@ -30,7 +30,7 @@ from awssignin.engine import Detection as EngineDetection
 from awssignin.normalize import BadRecord, from_cloudtrail, kind_of, nested_getter
 
 from . import geoip
-from .elastic.ecs import _OBJECT_KEYS as ECS_OBJECT_KEYS
+from .elastic.ecs import OBJECT_KEYS as ECS_OBJECT_KEYS
 from .candidates import Candidates
 from .ordering import SPILL_AT, OrderedSpill
 from .reader import Reader, Skip
@@ -51,7 +51,7 @@ LANE_COUNTERS = ("records",)
 
 def _check_containers(record):
     """The containers the Elastic mapping requires to be objects (harness/elastic/ecs.py
-    _OBJECT_KEYS) beyond those the sign-in view checks: a record the ECS mapping would refuse is
+    OBJECT_KEYS) beyond those the sign-in view checks: a record the ECS mapping would refuse is
     refused here, for both platforms. Raises BadRecord."""
     get = nested_getter(record)
     for path in ECS_OBJECT_KEYS:

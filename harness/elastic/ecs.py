@@ -195,7 +195,7 @@ CATEGORIZATION = {
 
 # Record keys that must be objects when present (the pipeline would fail or silently skip them
 # otherwise, and a fixture with such a value is a broken fixture).
-_OBJECT_KEYS = (
+OBJECT_KEYS = (
     "userIdentity", "userIdentity.sessionContext", "userIdentity.sessionContext.attributes",
     "userIdentity.sessionContext.sessionIssuer", "userIdentity.onBehalfOf", "requestParameters",
     "responseElements", "additionalEventData", "serviceEventDetails", "tlsDetails",
@@ -901,7 +901,7 @@ def _deep_merge(target: Dict[str, Any], extra: Mapping[str, Any]) -> None:
 
 
 def _check_objects(record: Mapping[str, Any]) -> None:
-    for path in _OBJECT_KEYS:
+    for path in OBJECT_KEYS:
         value = _get(record, path)
         if value is not None and not isinstance(value, dict):
             raise EcsMappingError(path, "expected an object, got %s" % kind_of(value))
