@@ -27,8 +27,9 @@ class Headers(dict):
 
 
 class Request(object):
-    def __init__(self, method, path, query, headers, body):
+    def __init__(self, method, path, query, headers, body, target=""):
         self.method, self.path, self.query, self.body = method, path, query, body
+        self.target = target                   # the request target as sent: path and query, still quoted
         self.headers = Headers(headers.items())
 
     def form(self):
@@ -63,7 +64,7 @@ class FakeServer(object):
                 url = urlparse(self.path)
                 req = Request(self.command, unquote(url.path),
                               dict((k, v[0]) for k, v in parse_qs(url.query, keep_blank_values=True).items()),
-                              self.headers, body)
+                              self.headers, body, target=self.path)
                 outer.requests.append(req)
                 answer = outer.route(req)
                 status, payload = answer[0], answer[1]
@@ -78,12 +79,13 @@ class FakeServer(object):
                 self.end_headers()
                 self.wfile.write(data)
 
-            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _serve
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _serve
 
             def log_message(self, *args):
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True      # a client that never finishes never holds the test up
         scheme = "http"
         if tls_context is not None:
             self.server.socket = tls_context.wrap_socket(self.server.socket, server_side=True)

@@ -42,7 +42,7 @@ import itertools
 import json
 import re
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from httpstandin import FakeServer
 from urllib.parse import parse_qs, urlsplit
 
 RULES = "/api/detection_engine/rules"
@@ -92,45 +92,22 @@ class KibanaStandIn(object):
         self._ids = itertools.count(1)
         self._clock = itertools.count(1)
         self.lock = threading.Lock()
-        outer = self
+        self.http = FakeServer(self._serve, tls_context=tls_context).__enter__()
+        self.url = self.http.url
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def _handle(self):
-                length = int(self.headers.get("Content-Length", "0") or 0)
-                body = self.rfile.read(length) if length else b""
-                parts = urlsplit(self.path)
-                request = {"method": self.command, "path": parts.path, "query": parse_qs(parts.query),
-                           "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body}
-                with outer.lock:
-                    outer.requests.append(request)
-                    status, answer = outer.route(request)
-                data = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        scheme = "http"
-        if tls_context is not None:
-            self.server.socket = tls_context.wrap_socket(self.server.socket, server_side=True)
-            scheme = "https"
-        self.url = "%s://127.0.0.1:%d" % (scheme, self.server.server_address[1])
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
+    def _serve(self, req):
+        """The request as the routes read it (the target parsed as sent, headers lower-cased),
+        recorded and answered under the lock."""
+        parts = urlsplit(req.target)
+        request = {"method": req.method, "path": parts.path, "query": parse_qs(parts.query),
+                   "headers": dict(req.headers), "body": req.body}
+        with self.lock:
+            self.requests.append(request)
+            status, answer = self.route(request)
+        return status, answer, {"Content-Type": "application/json; charset=utf-8"}
 
     def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        self.http.__exit__(None, None, None)
 
     # -- helpers for tests -----------------------------------------------------------------------
 

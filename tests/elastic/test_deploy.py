@@ -9,7 +9,6 @@ import json
 import shutil
 import socket
 import ssl
-import subprocess
 
 import pytest
 from click.testing import CliRunner
@@ -18,6 +17,7 @@ from harness.elastic import deploy as D
 from harness.elastic import deploy_plan as P
 from harness.elastic import rules as R
 
+from httpstandin import self_signed_certificate
 from kibana_standin import KibanaStandIn
 
 API_KEY = "VnVhQ2ZHY0JDZGJrUW0tZTVhT3g6dWkybHAyYXhUTm1zeWFrdzl0dk5udw=="
@@ -521,17 +521,10 @@ def test_tuning_links_are_added_and_user_lists_kept(kibana, rules_file, env):
 
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory):
-    openssl = shutil.which("openssl")
-    if not openssl:
-        pytest.skip("no openssl command to generate a self-signed certificate")
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "kibana.pem", folder / "kibana.key"
-    made = subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                           "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-                           "-keyout", str(key), "-out", str(cert)], capture_output=True)
-    if made.returncode != 0:
-        pytest.skip("openssl could not make a certificate: %s" % made.stderr.decode(errors="replace")[:200])
-    return cert, key
+    made = self_signed_certificate(tmp_path_factory.mktemp("tls"))
+    if made is None:
+        pytest.skip("no openssl command that can make a self-signed certificate")
+    return made
 
 
 @pytest.fixture
