@@ -14,6 +14,14 @@ def fixture_records(relpath):
         return json.load(handle)["Records"]
 
 
+def all_fixture_records():
+    """Every record of every fixture file, in path order."""
+    records = []
+    for path in sorted(FIXTURES.rglob("*.json")):
+        records.extend(json.loads(path.read_text(encoding="utf-8"))["Records"])
+    return records
+
+
 def find(records, event_name, **identity):
     """The first record of a fixture with that eventName and userIdentity values."""
     for r in records:

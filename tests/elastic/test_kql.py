@@ -8,7 +8,6 @@ import copy
 from pathlib import Path
 
 import pytest
-import yaml
 
 from harness.elastic.ecs import to_ecs
 from harness.elastic.kql import (

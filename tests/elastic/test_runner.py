@@ -129,7 +129,7 @@ def test_a_kql_value_in_the_wrong_case_matches_nothing():
     assert run(variant("root_console_login", query=query), records_of(test)) == []
 
 
-def test_a_kql_value_in_the_wrong_case_matches_nothing():
+def test_a_kql_value_in_the_wrong_case_matches_nothing_in_a_signin_token_rule():
     det = detection("signin_token_abuse")
     test = det.data["tests"][0]
     assert run(det, records_of(test))

@@ -8,7 +8,6 @@ every record without an error gets ``errorCode=success``. Raw CloudTrail never h
 (AWS writes errorCode only for failed requests).
 """
 
-import sys
 from pathlib import Path
 
 import pytest

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from harness import project
 from harness.cli import main
+from fixturedata import all_fixture_records
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "detections" / "fixtures"
@@ -93,13 +94,6 @@ def test_a_project_without_detections_is_a_usage_error(tmp_path):
     assert result.exit_code == 2 and "no detections/ directory" in result.output
 
 
-def _all_fixture_records():
-    records = []
-    for path in sorted(FIXTURES.rglob("*.json")):
-        records.extend(json.loads(path.read_text())["Records"])
-    return records
-
-
 def _alert_keys(result):
     assert result.exit_code == 0, result.stderr
     return sorted(line for line in result.stdout.splitlines() if line.startswith("{"))
@@ -108,7 +102,7 @@ def _alert_keys(result):
 def test_every_form_of_the_same_records_gives_the_same_alerts(tmp_path):
     """A tree of CloudTrail files, a pretty-printed JSON array (newest first), lookup-events pages
     (newest first, 50 a page, concatenated), NDJSON named .log, and the files concatenated on stdin."""
-    records = _all_fixture_records()
+    records = all_fixture_records()
     newest_first = sorted(records, key=lambda r: r["eventTime"], reverse=True)
     tree = tmp_path / "tree"
     tree.mkdir()

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from harness.alerts import KEYS
 from harness.cli import main
+from fixturedata import all_fixture_records
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "detections" / "fixtures"
@@ -24,13 +25,6 @@ def replay(*args, input=None):
 
 def key(alert):
     return (alert["platform"], alert["detection"], json.dumps(alert["group"], sort_keys=True), tuple(alert["event_ids"]))
-
-
-def all_fixture_records():
-    records = []
-    for path in sorted(FIXTURES.rglob("*.json")):
-        records.extend(json.loads(path.read_text())["Records"])
-    return records
 
 
 def test_jsonl_alerts_have_exactly_the_schema_keys():

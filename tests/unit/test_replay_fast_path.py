@@ -17,6 +17,7 @@ from harness.detections import load_all
 from harness.project import Layout
 from harness.realday import generate_day, write
 from harness.replay import Replay
+from fixturedata import all_fixture_records
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "detections" / "fixtures"
@@ -35,13 +36,6 @@ def _run(path, plain):
         job.candidates.wants = lambda record: True  # every record validated and fed to every platform
     job.run([str(path)])
     return job, sorted(map(_key, alerts))
-
-
-def _fixture_records():
-    records = []
-    for path in sorted(FIXTURES.rglob("*.json")):
-        records.extend(json.loads(path.read_text())["Records"])
-    return records
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +61,7 @@ def test_the_realistic_day_gives_the_same_alerts_on_the_fast_and_the_plain_path(
 
 
 def test_every_fixture_record_gives_the_same_alerts_on_the_fast_and_the_plain_path(tmp_path):
-    records = _fixture_records()
+    records = all_fixture_records()
     path = tmp_path / "fixtures.ndjson"
     path.write_text("".join(json.dumps(r) + "\n" for r in records))
     _, fast_alerts = _run(path, plain=False)

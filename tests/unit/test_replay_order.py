@@ -20,6 +20,7 @@ from harness.ordering import OrderedSpill
 from harness.project import Layout
 from harness.realday import generate_day
 from harness.replay import Replay
+from fixturedata import all_fixture_records
 
 # the geo detections' fixtures need the GeoIP database awssignin test uses (tests/conftest.py)
 pytestmark = pytest.mark.usefixtures("geoip_in_use")
@@ -31,13 +32,6 @@ FIXTURES = ROOT / "detections" / "fixtures"
 @pytest.fixture(scope="module")
 def catalog():
     return load_all(ROOT / "detections")
-
-
-def fixture_records():
-    records = []
-    for path in sorted(FIXTURES.rglob("*.json")):
-        records.extend(json.loads(path.read_text())["Records"])
-    return records
 
 
 def outlier_of(records):
@@ -95,14 +89,14 @@ def check_order_independence(tmp_path, catalog, records, **kwargs):
 
 
 def test_fixture_records_in_any_order_give_the_same_alerts(tmp_path, catalog):
-    baseline = check_order_independence(tmp_path, catalog, fixture_records())
+    baseline = check_order_independence(tmp_path, catalog, all_fixture_records())
     assert len({json.loads(a)["detection"] for a in baseline["splunk"]}) == len(catalog)
 
 
 def test_the_same_holds_when_nearly_everything_is_sorted_on_disk(tmp_path, catalog, monkeypatch):
     # 5 candidates per buffer and a 3-way merge: many run files and merge passes
     monkeypatch.setattr(ordering, "MAX_FANIN", 3)
-    check_order_independence(tmp_path, catalog, fixture_records(), spill_at=5, max_lateness=60)
+    check_order_independence(tmp_path, catalog, all_fixture_records(), spill_at=5, max_lateness=60)
 
 
 def test_a_realistic_day_in_any_order_gives_the_same_alerts(tmp_path, catalog):
@@ -115,7 +109,7 @@ def test_a_record_a_year_ahead_does_not_blind_the_bursts_after_it(tmp_path, cata
     records = json.loads((FIXTURES / "root_console_brute_force" / "two_bursts_two_accounts.json").read_text())["Records"]
     dets = [d for d in catalog if d.id == "root_console_brute_force"]
     _, plain, _ = run(tmp_path, dets, records, "plain")
-    _, shifted, _ = run(tmp_path, dets, [outlier_of(fixture_records())] + records, "shifted")
+    _, shifted, _ = run(tmp_path, dets, [outlier_of(all_fixture_records())] + records, "shifted")
     assert plain and by_platform(plain) == by_platform(shifted)
 
 
@@ -143,7 +137,7 @@ def test_the_sorter_returns_every_entry_in_key_order_within_its_memory_bound(mon
 def test_candidates_that_cannot_be_written_are_located_and_fail_strict(tmp_path, catalog):
     nowhere = tmp_path / "a-file-not-a-directory"
     nowhere.write_text("")
-    records = fixture_records()
+    records = all_fixture_records()
     random.Random(9).shuffle(records)
     job, alerts, skips = run(tmp_path, catalog, records, "lost", spill_at=3, spill_dir=str(nowhere))
     assert job.unplaced() > 0 and job.not_read() >= job.unplaced()
@@ -152,7 +146,7 @@ def test_candidates_that_cannot_be_written_are_located_and_fail_strict(tmp_path,
 
 
 def test_per_event_alerts_stream_while_correlations_wait_for_the_sorted_input(tmp_path, catalog):
-    records = sorted(fixture_records(), key=lambda r: r["eventTime"], reverse=True)
+    records = sorted(all_fixture_records(), key=lambda r: r["eventTime"], reverse=True)
     path = tmp_path / "newest_first.ndjson"
     path.write_text("\n".join(json.dumps(r) for r in records) + "\n")
     seen = []

@@ -14,7 +14,7 @@ from click.testing import CliRunner  # noqa: E402
 
 from harness.cli import main  # noqa: E402
 from harness.reader import InputError, Reader  # noqa: E402
-from fixturedata import FIXTURES, fixture_records  # noqa: E402
+from fixturedata import all_fixture_records, fixture_records  # noqa: E402
 
 BUCKET = "trail-bucket"
 ACCOUNT, ORG_ACCOUNT, ORG = "111122223333", "444455556666", "o-abcdefghij"
@@ -177,9 +177,7 @@ def test_profile_and_errors_are_clear(aws, tmp_path, monkeypatch):
 
 
 def test_replay_from_s3_gives_the_alerts_of_the_same_files_on_disk(aws, tmp_path):
-    records = []
-    for path in sorted(FIXTURES.rglob("*.json")):
-        records.extend(json.loads(path.read_text())["Records"])
+    records = all_fixture_records()
     layout = put_trail(aws, records)
     for key, chunk in layout.items():
         local = tmp_path / key

@@ -9,6 +9,7 @@ from harness.detections import load_all
 from harness.project import Layout
 from harness.replay import Replay
 from harness.seenids import SeenIds
+from fixturedata import all_fixture_records
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "detections" / "fixtures"
@@ -37,9 +38,7 @@ def test_without_a_temporary_directory_it_stays_exact_in_memory(tmp_path):
 
 def test_far_apart_copies_alert_once_on_both_platforms(tmp_path, monkeypatch):
     monkeypatch.setattr(seenids, "MEMORY_IDS", 5)
-    records = []
-    for path in sorted(FIXTURES.rglob("*.json")):
-        records.extend(json.loads(path.read_text())["Records"])
+    records = all_fixture_records()
     unique = list(dict((r["eventID"], r) for r in records).values())
     dets = load_all(ROOT / "detections")
 

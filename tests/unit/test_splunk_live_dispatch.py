@@ -13,7 +13,6 @@ mis-reads fired alerts fails here. Nothing here reached a real splunkd: see dock
 
 import json
 import re
-import shutil
 
 import pytest
 

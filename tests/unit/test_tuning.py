@@ -1,14 +1,13 @@
 """The site tuning file: validation, the Splunk local/ merge, the Elastic plan, and its local use by
 `awssignin test --tuning` and `replay --tuning`."""
 
-import json
 import textwrap
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from fixturedata import fixture_records, find
+from fixturedata import fixture_records
 from harness.cli import main
 from harness.detections import load_all
 from harness.elastic.ecs import to_ecs
